@@ -1,0 +1,51 @@
+import { writeFileSync } from 'node:fs';
+import { InvalidArgumentError } from 'commander';
+import type { BackendOptions } from '../backend/index.js';
+import { SatrnnError } from '../errors.js';
+
+export interface BackendFlags {
+  backend?: string;
+  isa?: string;
+  threads?: number;
+}
+
+export function backendOptions(f: BackendFlags): BackendOptions {
+  const o: BackendOptions = {};
+  if (f.backend !== undefined) {
+    if (f.backend !== 'native' && f.backend !== 'js')
+      throw new SatrnnError('BAD_OPTION', `--backend must be native or js (got '${f.backend}')`);
+    o.backend = f.backend;
+  }
+  if (f.isa !== undefined) {
+    if (f.isa !== 'avx2' && f.isa !== 'scalar') throw new SatrnnError('BAD_OPTION', `--isa must be avx2 or scalar (got '${f.isa}')`);
+    o.isa = f.isa;
+  }
+  if (f.threads !== undefined) o.threads = f.threads;
+  return o;
+}
+
+export function parseIntOption(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+/** Writes output to a file (-o) or stdout. */
+export function emit(text: string, outFile?: string): void {
+  if (outFile) {
+    try {
+      writeFileSync(outFile, text);
+    } catch (err) {
+      throw new SatrnnError('WRITE_FAILED', `cannot write ${outFile}: ${(err as Error).message}`);
+    }
+  } else {
+    process.stdout.write(text);
+  }
+}
+
+export function warn(message: string): void {
+  process.stderr.write(`satrnn: warning: ${message}\n`);
+}

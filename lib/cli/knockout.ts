@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { Command, Option } from 'commander';
+import { loadData } from '../data.js';
+import { SatrnnError } from '../errors.js';
+import { Analysis } from '../experiments/analysis.js';
+import { ReadoutKnockout, type ReadoutKnockoutResult } from '../experiments/knockout.js';
+import { formatKnockoutCsv, formatKnockoutTable } from '../format/knockout.js';
+import { loadModel } from '../model.js';
+import { VERSION } from '../version.js';
+import { backendOptions, emit, parseIntOption, type BackendFlags } from './common.js';
+import { progressBar } from './progress.js';
+
+interface KnockoutFlags extends BackendFlags {
+  model?: string[];
+  data?: string;
+  top?: number;
+  json?: boolean;
+  csv?: boolean;
+  output?: string;
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+export function registerKnockout(program: Command): void {
+  program
+    .command('knockout')
+    .description('rank neurons by the bpc increase when their readout (Wy column) is removed')
+    .addOption(new Option('-m, --model <file>', 'model file (repeat for several models)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .option('-d, --data <file>', 'text to evaluate on (any bytes, at least 2)')
+    .addOption(new Option('--top <n>', 'show only the N most important neurons').argParser(parseIntOption(1, 1 << 16)))
+    .option('--json', 'JSON output with provenance')
+    .option('--csv', 'CSV output')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .addOption(new Option('--backend <name>', 'native or js'))
+    .addOption(new Option('--isa <isa>', 'avx2 or scalar'))
+    .addOption(new Option('--threads <n>', 'native worker threads').argParser(parseIntOption(1, 256)))
+    .action(async (flags: KnockoutFlags) => {
+      if (flags.json && flags.csv) throw new SatrnnError('BAD_OPTION', 'choose one of --json and --csv');
+      if (!flags.model?.length) throw new SatrnnError('BAD_OPTION', 'no model given: pass --model FILE (repeatable)');
+      if (!flags.data) throw new SatrnnError('BAD_OPTION', 'no data given: pass --data FILE');
+      const data = loadData(flags.data);
+      const opts = backendOptions(flags);
+      const runs: { file: string; sha256: string; result: ReadoutKnockoutResult; backend: string; isa: string }[] = [];
+      for (const file of flags.model) {
+        const model = loadModel(file);
+        const an = new Analysis({ model, data, backend: opts });
+        const bar = progressBar(`knockout ${file}`);
+        const result = await new ReadoutKnockout().run(an, { onProgress: bar.update });
+        bar.stop();
+        runs.push({ file, sha256: sha256(model.toBytes()), result, backend: an.backend.name, isa: an.backend.isa });
+      }
+      const top = flags.top;
+      if (flags.json) {
+        const doc = {
+          schema: 'satrnn.knockout/1',
+          provenance: {
+            satrnn: VERSION,
+            backend: runs[0]?.backend,
+            isa: runs[0]?.isa,
+            data: { file: flags.data, bytes: data.length, sha256: sha256(data) },
+            options: { top: top ?? null },
+          },
+          models: runs.map((r) => ({
+            file: r.file,
+            sha256: r.sha256,
+            hidden: r.result.neurons.length,
+            baseline: r.result.baseline,
+            ranking: r.result.ranking.slice(0, top),
+            neurons: r.result.ranking.slice(0, top).map((j) => r.result.neurons[j]),
+          })),
+        };
+        return emit(`${JSON.stringify(doc, null, 2)}\n`, flags.output);
+      }
+      const text = flags.csv
+        ? formatKnockoutCsv(runs.map((r) => ({ label: r.file, result: r.result })), top)
+        : runs.map((r) => formatKnockoutTable(r.file, r.result, top)).join('\n');
+      emit(text, flags.output);
+    });
+}

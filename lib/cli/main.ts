@@ -1,0 +1,47 @@
+import { Command, CommanderError, Option } from 'commander';
+import { SatrnnError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { registerInfo } from './info.js';
+import { registerKnockout } from './knockout.js';
+import { registerReproduce } from './reproduce.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('satrnn')
+    .description('Dissect byte-level sat-rnn language models neuron by neuron (exact, fast, typed).')
+    .version(VERSION)
+    .addOption(new Option('--debug', 'print stack traces on errors'))
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerReproduce(program);
+  registerKnockout(program);
+  registerInfo(program);
+  for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code (0 ok, 1 runtime failure, 2 bad usage or input). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0; // --help, --version
+      return 2; // commander already printed the message
+    }
+    if (err instanceof SatrnnError) {
+      process.stderr.write(`satrnn: ${err.message}\n`);
+      if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`satrnn: internal error: ${(err as Error)?.message ?? String(err)}\n`);
+    if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    else process.stderr.write('satrnn: (run again with --debug for a stack trace, and please report it)\n');
+    return 1;
+  }
+}

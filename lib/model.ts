@@ -1,0 +1,168 @@
+import { renameSync, writeFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { SatrnnError } from './errors.js';
+import { readFileChecked } from './io.js';
+
+export const VOCAB = 256;
+export const REFERENCE_HIDDEN = 128;
+
+/** Number of float32 parameters of a sat-rnn with H hidden units (82,304 at H = 128). */
+export function paramCount(hidden: number): number {
+  return hidden * hidden + 2 * VOCAB * hidden + hidden + VOCAB;
+}
+
+/** H such that paramCount(H) == floats, or null when no hidden size fits. */
+export function hiddenFromParamCount(floats: number): number | null {
+  // H^2 + 513 H + 256 - floats = 0; solve, then confirm with integers.
+  const disc = 513 * 513 - 4 * (256 - floats);
+  if (disc < 0) return null;
+  const h = Math.round((-513 + Math.sqrt(disc)) / 2);
+  for (const c of [h - 1, h, h + 1]) if (c >= 1 && paramCount(c) === floats) return c;
+  return null;
+}
+
+/**
+ * A sat-rnn: 256 one-hot inputs -> H tanh units -> 256 softmax outputs. All weights live in
+ * one Float32Array in the raw file layout (Wx, Wh, bh, Wy, by); the named fields are views.
+ */
+export class Model {
+  readonly hidden: number;
+  readonly weights: Float32Array;
+  /** Wx[i*256 + x]: input byte x -> unit i. */
+  readonly Wx: Float32Array;
+  /** Wh[i*H + j]: unit j (previous step) -> unit i. */
+  readonly Wh: Float32Array;
+  readonly bh: Float32Array;
+  /** Wy[o*H + j]: unit j -> output byte o. */
+  readonly Wy: Float32Array;
+  readonly by: Float32Array;
+  /** Where the model came from (file path or a label), for messages and provenance. */
+  readonly source: string;
+
+  constructor(weights: Float32Array, hidden: number, source = '<memory>') {
+    if (!Number.isInteger(hidden) || hidden < 1)
+      throw new SatrnnError('BAD_OPTION', `hidden size must be an integer >= 1 (got ${hidden})`);
+    if (weights.length !== paramCount(hidden))
+      throw new SatrnnError(
+        'BAD_MODEL_SIZE',
+        `${source}: ${weights.length} weights do not match hidden=${hidden} (needs ${paramCount(hidden)})`,
+      );
+    const H = hidden;
+    this.hidden = H;
+    this.weights = weights;
+    this.source = source;
+    let off = 0;
+    const take = (len: number): Float32Array => {
+      const v = weights.subarray(off, off + len);
+      off += len;
+      return v;
+    };
+    this.Wx = take(H * VOCAB);
+    this.Wh = take(H * H);
+    this.bh = take(H);
+    this.Wy = take(VOCAB * H);
+    this.by = take(VOCAB);
+    assertFinite(weights, H, source);
+  }
+
+  /** The raw little-endian file bytes of this model. */
+  toBytes(): Uint8Array {
+    const out = new Uint8Array(this.weights.length * 4);
+    const dv = new DataView(out.buffer);
+    for (let i = 0; i < this.weights.length; i++) dv.setFloat32(i * 4, this.weights[i]!, true);
+    return out;
+  }
+
+  /** A copy whose weights can be changed without touching this model. */
+  clone(source = this.source): Model {
+    return new Model(new Float32Array(this.weights), this.hidden, source);
+  }
+}
+
+function arrayAndIndex(index: number, H: number): string {
+  const parts: [string, number, number][] = [
+    ['Wx', H * VOCAB, VOCAB],
+    ['Wh', H * H, H],
+    ['bh', H, 1],
+    ['Wy', VOCAB * H, H],
+    ['by', VOCAB, 1],
+  ];
+  let i = index;
+  for (const [name, len, cols] of parts) {
+    if (i < len) return cols === 1 ? `${name}[${i}]` : `${name}[${Math.floor(i / cols)}][${i % cols}]`;
+    i -= len;
+  }
+  return `#${index}`;
+}
+
+function assertFinite(w: Float32Array, H: number, source: string): void {
+  for (let i = 0; i < w.length; i++) {
+    const v = w[i]!;
+    if (!Number.isFinite(v))
+      throw new SatrnnError(
+        'BAD_MODEL_VALUES',
+        `${source}: weight ${arrayAndIndex(i, H)} is ${v} (NaN/Inf weights are not allowed); retrain or repair the model`,
+      );
+  }
+}
+
+export interface ParseModelOptions {
+  /** Require this hidden size instead of inferring it from the size. */
+  hidden?: number;
+  /** Accept and ignore bytes after the model (the originals' behaviour); reported via onWarning. */
+  allowTrailing?: boolean;
+  onWarning?: (message: string) => void;
+}
+
+/** Parses raw model bytes (00-common §1 layout, any H unless `hidden` is given). */
+export function parseModel(bytes: Uint8Array, source = '<memory>', opts: ParseModelOptions = {}): Model {
+  let H: number | null;
+  let used = bytes.length;
+  if (opts.hidden !== undefined) {
+    H = opts.hidden;
+    const need = paramCount(H) * 4;
+    if (bytes.length < need)
+      throw new SatrnnError(
+        'BAD_MODEL_SIZE',
+        `${source}: model file is ${bytes.length} bytes, but a model with hidden=${H} needs ${need}; is it truncated?`,
+      );
+    if (bytes.length > need) {
+      if (!opts.allowTrailing)
+        throw new SatrnnError(
+          'BAD_MODEL_SIZE',
+          `${source}: model file is ${bytes.length} bytes, expected exactly ${need} for hidden=${H}`,
+        );
+      opts.onWarning?.(`${source}: ignoring ${bytes.length - need} bytes after the ${need}-byte model`);
+      used = need;
+    }
+  } else {
+    H = bytes.length % 4 === 0 ? hiddenFromParamCount(bytes.length / 4) : null;
+    if (H === null)
+      throw new SatrnnError(
+        'BAD_MODEL_SIZE',
+        `${source}: ${bytes.length} bytes is not the size of any sat-rnn model (4*(H*H + 513*H + 256) bytes; 329216 for H=128)`,
+      );
+  }
+  const floats = new Float32Array(used / 4);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, used);
+  for (let i = 0; i < floats.length; i++) floats[i] = dv.getFloat32(i * 4, true);
+  return new Model(floats, H, source);
+}
+
+/** Reads a model file. */
+export function loadModel(file: string, opts: ParseModelOptions = {}): Model {
+  return parseModel(readFileChecked(file, 'model'), file, opts);
+}
+
+/** Writes a model atomically: a temp file in the same folder, then a rename. */
+export function saveModel(model: Model, file: string): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, model.toBytes());
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new SatrnnError('WRITE_FAILED', `cannot write model to ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+

@@ -1,0 +1,415 @@
+// N-API surface. Every argument is checked here (type, length, range) before any kernel
+// touches memory, even though lib/ validates first: the addon must never trust its caller.
+// Heavy calls run in AsyncProgressWorkers on a pool of std::threads and settle a Promise.
+#include <napi.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cpu.h"
+#include "math/glibc_double.h"
+#include "math/glibc_float.h"
+#include "math/exp_avx2.h"
+#include "model_layout.h"
+#include "readout.h"
+#include "trajectory.h"
+
+namespace {
+
+using satrnn::Isa;
+
+constexpr size_t kMaxHidden = 1u << 16;
+constexpr unsigned kMaxThreads = 256;
+
+[[noreturn]] void type_error(Napi::Env env, const std::string& msg) {
+  throw Napi::TypeError::New(env, "satrnn native: " + msg);
+}
+[[noreturn]] void range_error(Napi::Env env, const std::string& msg) {
+  throw Napi::RangeError::New(env, "satrnn native: " + msg);
+}
+
+template <typename T> constexpr napi_typedarray_type kind();
+template <> constexpr napi_typedarray_type kind<float>() { return napi_float32_array; }
+template <> constexpr napi_typedarray_type kind<double>() { return napi_float64_array; }
+template <> constexpr napi_typedarray_type kind<uint8_t>() { return napi_uint8_array; }
+template <> constexpr napi_typedarray_type kind<int32_t>() { return napi_int32_array; }
+
+template <typename T>
+Napi::TypedArrayOf<T> typed(Napi::Env env, const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray()) type_error(env, std::string(name) + " must be a typed array");
+  if (v.As<Napi::TypedArray>().TypedArrayType() != kind<T>())
+    type_error(env, std::string(name) + " has the wrong element type");
+  return v.As<Napi::TypedArrayOf<T>>();
+}
+
+size_t get_size(Napi::Env env, const Napi::Object& o, const char* key, size_t lo, size_t hi) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) type_error(env, std::string(key) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != static_cast<double>(static_cast<size_t>(d)))
+    range_error(env, std::string(key) + " must be an integer in [" + std::to_string(lo) + ", " +
+                         std::to_string(hi) + "]");
+  return static_cast<size_t>(d);
+}
+
+Isa get_isa(Napi::Env env, const Napi::Object& o) {
+  size_t isa = get_size(env, o, "isa", 0, 1);
+  if (isa == 1 && !satrnn::cpu_has_avx2()) range_error(env, "isa avx2 requested but this CPU/build has no AVX2");
+  return static_cast<Isa>(isa);
+}
+
+Napi::Float32Array get_weights(Napi::Env env, const Napi::Object& o, size_t* H) {
+  *H = get_size(env, o, "hidden", 1, kMaxHidden);
+  auto w = typed<float>(env, o.Get("weights"), "weights");
+  if (w.ElementLength() != satrnn::param_count(*H))
+    range_error(env, "weights length " + std::to_string(w.ElementLength()) + " does not match hidden=" +
+                         std::to_string(*H) + " (expected " + std::to_string(satrnn::param_count(*H)) + ")");
+  return w;
+}
+
+// Keeps the JS arrays a worker reads alive until it settles.
+struct Pins {
+  std::vector<Napi::Reference<Napi::Value>> refs;
+  void add(const Napi::Value& v) { refs.push_back(Napi::Persistent(v)); }
+};
+
+// Optional cancellation flag: an Int32Array(1), normally on a SharedArrayBuffer, that JS
+// sets to non-zero with Atomics.store; workers poll it between variants.
+const int32_t* get_cancel(Napi::Env env, const Napi::Object& o, Pins& pins) {
+  Napi::Value v = o.Get("cancel");
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  auto c = typed<int32_t>(env, v, "cancel");
+  if (c.ElementLength() < 1) range_error(env, "cancel must have length 1");
+  pins.add(v);
+  return c.Data();
+}
+
+class ForwardWorker : public Napi::AsyncWorker {
+ public:
+  ForwardWorker(Napi::Env env, Pins pins, const float* w, size_t H, const uint8_t* bytes, size_t steps,
+                const float* h0, Isa isa)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), pins_(std::move(pins)),
+        w_(w), H_(H), bytes_(bytes), steps_(steps), h0_(h0), isa_(isa) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    out_.resize(steps_ * H_);
+    satrnn::ModelView m(w_, H_);
+    satrnn::forward(m, bytes_, steps_, h0_, out_.data(), isa_);
+  }
+  void OnOK() override {
+    auto arr = Napi::Float32Array::New(Env(), out_.size());
+    if (!out_.empty()) std::memcpy(arr.Data(), out_.data(), out_.size() * sizeof(float));
+    deferred_.Resolve(arr);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Pins pins_;
+  const float* w_;
+  size_t H_;
+  const uint8_t* bytes_;
+  size_t steps_;
+  const float* h0_;
+  Isa isa_;
+  std::vector<float> out_;
+};
+
+// forward({weights, hidden, bytes, h0?, isa}) -> Promise<Float32Array [steps*H]>
+Napi::Value Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "forward expects an options object");
+  auto o = info[0].As<Napi::Object>();
+  Pins pins;
+  size_t H;
+  auto w = get_weights(env, o, &H);
+  pins.add(w);
+  auto bytes = typed<uint8_t>(env, o.Get("bytes"), "bytes");
+  pins.add(bytes);
+  const float* h0 = nullptr;
+  Napi::Value h0v = o.Get("h0");
+  if (!h0v.IsUndefined() && !h0v.IsNull()) {
+    auto a = typed<float>(env, h0v, "h0");
+    if (a.ElementLength() != H) range_error(env, "h0 length must equal hidden");
+    pins.add(a);
+    h0 = a.Data();
+  }
+  Isa isa = get_isa(env, o);
+  auto* worker = new ForwardWorker(env, std::move(pins), w.Data(), H, bytes.Data(), bytes.ElementLength(), h0, isa);
+  auto p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
+ public:
+  ReadoutWorker(Napi::Env env, Napi::Function progress_cb, Pins pins, satrnn::ReadoutBatch batch, const float* w, size_t H, Isa isa, unsigned threads,
+                const int32_t* cancel, bool want_bits)
+      : Napi::AsyncProgressWorker<size_t>(progress_cb.IsEmpty() ? Napi::Function::New(env, [](const Napi::CallbackInfo&) {})
+                                                                : progress_cb),
+        deferred_(Napi::Promise::Deferred::New(env)), pins_(std::move(pins)), batch_(batch),
+        model_(w, H), isa_(isa), threads_(threads), cancel_ptr_(cancel), want_bits_(want_bits),
+        has_progress_(!progress_cb.IsEmpty()) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute(const ExecutionProgress& progress) override {
+    mean_.assign(batch_.V, 0.0);
+    if (want_bits_) bits_.assign(batch_.V * batch_.T, 0.0);
+    batch_.model = &model_;
+    batch_.mean_bits = mean_.data();
+    batch_.bits = want_bits_ ? bits_.data() : nullptr;
+    batch_.fallbacks = &fallbacks_;
+    if (batch_.method == satrnn::Method::Certified) {
+      // The certificate bounds products by |Wy| and so needs |h| <= 1 (always true for
+      // tanh states); caller-supplied states outside that range use the ordered sums.
+      bool bounded = true;
+      const size_t n = batch_.T * model_.H;
+      for (size_t i = 0; i < n && bounded; ++i) bounded = std::fabs(batch_.states[i]) <= 1.0f;
+      if (bounded) {
+        satrnn::prepare_certificate(model_, &cert_);
+        batch_.cert = &cert_;
+      } else {
+        batch_.method = satrnn::Method::Ordered;
+      }
+    }
+    std::atomic<size_t> next{0}, done{0};
+    std::atomic<bool> cancel{false};
+    // Contiguous chunks of variants: a certified chunk shares each position's full sums
+    // across its variants, so chunks are as large as load balance (4 per thread) allows.
+    // Which thread takes which chunk never changes a result.
+    const size_t chunk = std::max<size_t>(1, (batch_.V + 4 * threads_ - 1) / (4 * threads_));
+    auto work = [&]() {
+      for (;;) {
+        if (cancel.load()) return;
+        size_t v = next.fetch_add(chunk);
+        if (v >= batch_.V) return;
+        satrnn::readout_range(batch_, v, std::min(batch_.V, v + chunk), isa_, &done, &cancel);
+      }
+    };
+    unsigned nt = threads_ < batch_.V ? threads_ : static_cast<unsigned>(batch_.V);
+    if (nt == 0) nt = 1;
+    std::vector<std::thread> pool;
+    for (unsigned i = 0; i < nt; ++i) pool.emplace_back(work);
+    size_t last = 0;
+    for (;;) {
+      bool finished = done.load() >= batch_.V;
+      if (cancel_ptr_ && __atomic_load_n(cancel_ptr_, __ATOMIC_RELAXED) != 0) cancel.store(true);
+      if (finished || cancel.load()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      size_t d = done.load();
+      if (has_progress_ && d != last) {
+        last = d;
+        progress.Send(&d, 1);
+      }
+    }
+    for (auto& t : pool) t.join();
+    if (cancel.load()) SetError("aborted");
+  }
+  void OnProgress(const size_t* data, size_t count) override {
+    if (count == 0 || !has_progress_) return;
+    Napi::HandleScope scope(Env());
+    Callback().Call({Napi::Number::New(Env(), static_cast<double>(*data)),
+                     Napi::Number::New(Env(), static_cast<double>(batch_.V))});
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    auto res = Napi::Object::New(env);
+    auto mean = Napi::Float64Array::New(env, mean_.size());
+    if (!mean_.empty()) std::memcpy(mean.Data(), mean_.data(), mean_.size() * sizeof(double));
+    res.Set("mean", mean);
+    res.Set("fallbacks", static_cast<double>(fallbacks_.load()));
+    res.Set("method", batch_.method == satrnn::Method::Certified ? "certified" : "ordered");
+    if (want_bits_) {
+      auto bits = Napi::Float64Array::New(env, bits_.size());
+      if (!bits_.empty()) std::memcpy(bits.Data(), bits_.data(), bits_.size() * sizeof(double));
+      res.Set("bits", bits);
+    }
+    deferred_.Resolve(res);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Pins pins_;
+  satrnn::ReadoutBatch batch_;
+  satrnn::ModelView model_;
+  Isa isa_;
+  unsigned threads_;
+  const int32_t* cancel_ptr_;
+  bool want_bits_;
+  bool has_progress_;
+  std::vector<double> mean_, bits_;
+  satrnn::Certificate cert_;
+  std::atomic<uint64_t> fallbacks_{0};
+};
+
+// readout({weights, hidden, states, targets, keep, snap?, bits?, isa, method, threads, cancel?},
+//         onProgress?) -> Promise<{mean: Float64Array [V], bits?: Float64Array [V*T],
+//                                  method: 'ordered'|'certified', fallbacks: number}>
+Napi::Value Readout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "readout expects an options object");
+  auto o = info[0].As<Napi::Object>();
+  Pins pins;
+  size_t H;
+  auto w = get_weights(env, o, &H);
+  pins.add(w);
+  auto states = typed<float>(env, o.Get("states"), "states");
+  pins.add(states);
+  auto targets = typed<uint8_t>(env, o.Get("targets"), "targets");
+  pins.add(targets);
+  const size_t T = targets.ElementLength();
+  if (T < 1) range_error(env, "targets must not be empty");
+  if (states.ElementLength() != T * H) range_error(env, "states length must equal targets length * hidden");
+  auto keep = typed<uint8_t>(env, o.Get("keep"), "keep");
+  pins.add(keep);
+  if (keep.ElementLength() % H != 0 || keep.ElementLength() == 0)
+    range_error(env, "keep length must be a positive multiple of hidden");
+  const size_t V = keep.ElementLength() / H;
+  const uint8_t* snap = nullptr;
+  Napi::Value sv = o.Get("snap");
+  if (!sv.IsUndefined() && !sv.IsNull()) {
+    auto s = typed<uint8_t>(env, sv, "snap");
+    if (s.ElementLength() != V * H) range_error(env, "snap length must equal keep length");
+    pins.add(s);
+    snap = s.Data();
+  }
+  Isa isa = get_isa(env, o);
+  unsigned threads = static_cast<unsigned>(get_size(env, o, "threads", 1, kMaxThreads));
+  const int32_t* cancel = get_cancel(env, o, pins);
+  bool want_bits = o.Get("bits").ToBoolean().Value();
+  Napi::Function cb;
+  if (info.Length() > 1 && info[1].IsFunction()) cb = info[1].As<Napi::Function>();
+  else if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) type_error(env, "onProgress must be a function");
+
+  satrnn::ReadoutBatch b{};
+  b.method = static_cast<satrnn::Method>(get_size(env, o, "method", 0, 1));
+  b.states = states.Data();
+  b.targets = targets.Data();
+  b.T = T;
+  b.V = V;
+  b.keep = keep.Data();
+  b.snap = snap;
+  auto* worker = new ReadoutWorker(env, cb, std::move(pins), b, w.Data(), H, isa, threads, cancel, want_bits);
+  auto p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+// Math entry points for cross-checking the TS ports: mathF32(name, Float32Array), mathF64(name, Float64Array).
+Napi::Value MathF32(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString()) type_error(env, "mathF32(name, Float32Array)");
+  std::string name = info[0].As<Napi::String>();
+  auto in = typed<float>(env, info[1], "input");
+  float (*f)(float) = nullptr;
+  if (name == "tanhf") f = satrnn::gmath::tanhf;
+  else if (name == "expm1f") f = satrnn::gmath::expm1f;
+  else if (name == "expf") f = satrnn::gmath::expf;
+  else if (name == "logf") f = satrnn::gmath::logf;
+  else if (name == "cosf") f = satrnn::gmath::cosf;
+  else range_error(env, "unknown float function " + name);
+  auto out = Napi::Float32Array::New(env, in.ElementLength());
+  for (size_t i = 0; i < in.ElementLength(); ++i) out[i] = f(in[i]);
+  return out;
+}
+
+Napi::Value MathF64(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString()) type_error(env, "mathF64(name, Float64Array)");
+  std::string name = info[0].As<Napi::String>();
+  auto in = typed<double>(env, info[1], "input");
+  auto out = Napi::Float64Array::New(env, in.ElementLength());
+  if (name == "exp4_avx2") {
+#if defined(__x86_64__)
+    if (!satrnn::cpu_has_avx2()) range_error(env, "no AVX2");
+    satrnn::gmath::exp_array_avx2(in.Data(), out.Data(), in.ElementLength());
+    return out;
+#else
+    range_error(env, "no AVX2");
+#endif
+  }
+  double (*f)(double) = nullptr;
+  if (name == "exp") f = satrnn::gmath::exp;
+  else if (name == "log2") f = satrnn::gmath::log2;
+  else if (name == "log") f = satrnn::gmath::log;
+  else range_error(env, "unknown double function " + name);
+  for (size_t i = 0; i < in.ElementLength(); ++i) out[i] = f(in[i]);
+  return out;
+}
+
+class ChecksumWorker : public Napi::AsyncWorker {
+ public:
+  ChecksumWorker(Napi::Env env, float (*f)(float))
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), f_(f) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { h_ = satrnn::gmath::checksum_all_f32(f_); }
+  void OnOK() override {
+    char buf[17];
+    snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h_));
+    deferred_.Resolve(Napi::String::New(Env(), buf));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  float (*f_)(float);
+  uint64_t h_ = 0;
+};
+
+// checksumF32(name) -> Promise<hex string>: the 00-common §7b FNV checksum over all 2^32 inputs.
+Napi::Value ChecksumF32(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) type_error(env, "checksumF32(name)");
+  std::string name = info[0].As<Napi::String>();
+  float (*f)(float) = nullptr;
+  if (name == "tanhf") f = satrnn::gmath::tanhf;
+  else if (name == "expf") f = satrnn::gmath::expf;
+  else if (name == "logf") f = satrnn::gmath::logf;
+  else if (name == "cosf") f = satrnn::gmath::cosf;
+  else range_error(env, "unknown float function " + name);
+  auto* w = new ChecksumWorker(env, f);
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto o = Napi::Object::New(env);
+#if defined(__x86_64__)
+  o.Set("avx2Compiled", true);
+#else
+  o.Set("avx2Compiled", false);
+#endif
+  o.Set("avx2", satrnn::cpu_has_avx2());
+  o.Set("hardwareThreads", static_cast<double>(std::thread::hardware_concurrency()));
+  o.Set("napiVersion", NAPI_VERSION);
+#if defined(__SANITIZE_ADDRESS__)
+  o.Set("sanitized", true);
+#else
+  o.Set("sanitized", false);
+#endif
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("forward", Napi::Function::New(env, Forward));
+  exports.Set("readout", Napi::Function::New(env, Readout));
+  exports.Set("mathF32", Napi::Function::New(env, MathF32));
+  exports.Set("mathF64", Napi::Function::New(env, MathF64));
+  exports.Set("checksumF32", Napi::Function::New(env, ChecksumF32));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(satrnn, Init)

@@ -1,0 +1,12 @@
+#include "cpu.h"
+
+namespace satrnn {
+bool cpu_has_avx2() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+#else
+  return false;  // AVX2 kernels are only compiled for x86-64
+#endif
+}
+}  // namespace satrnn

@@ -1,0 +1,388 @@
+#include "readout.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "math/glibc_double.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include "math/exp_avx2.h"
+#endif
+
+namespace satrnn {
+namespace {
+
+constexpr double kFloor = 1e-30;
+
+inline uint32_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+// Biased exponent of a nonzero float (its lowest possible set bit is 2^(E-150)), or 255 for ±0,
+// which adds nothing and never limits exactness.
+inline int exp_field(float f) {
+  const uint32_t u = float_bits(f) & 0x7fffffffu;
+  return u == 0 ? 255 : static_cast<int>(u >> 23);
+}
+
+// One variant, pre-digested: the kept terms in j order (for ordered sums) and the changes
+// relative to the full model (for certified updates).
+struct Plan {
+  std::vector<int> kept;
+  std::vector<uint8_t> kept_snap;
+  std::vector<int> removed;
+  std::vector<int> snapped;
+  bool delta;  // cheaper to update the full sums than to re-sum the kept terms
+};
+
+Plan make_plan(const ReadoutBatch& b, size_t v) {
+  const size_t H = b.model->H;
+  const uint8_t* keep = b.keep + v * H;
+  const uint8_t* snap = b.snap ? b.snap + v * H : nullptr;
+  Plan p;
+  for (size_t j = 0; j < H; ++j) {
+    const bool s = snap && snap[j];
+    if (keep[j]) {
+      p.kept.push_back(static_cast<int>(j));
+      p.kept_snap.push_back(s ? 1 : 0);
+      if (s) p.snapped.push_back(static_cast<int>(j));
+    } else {
+      p.removed.push_back(static_cast<int>(j));
+    }
+  }
+  p.delta = p.removed.size() + 2 * p.snapped.size() < p.kept.size();
+  return p;
+}
+
+inline float sign_of(float h) { return h >= 0.0f ? 1.0f : -1.0f; }
+
+// The spec's sum for output o: by[o], then the kept terms in j order, each a float product
+// rounded to float and widened to double.
+inline double ordered_logit(const ModelView& m, const Plan& p, const float* h, int o) {
+  const float* w = m.Wy + static_cast<size_t>(o) * m.H;
+  double s = m.by[o];
+  for (size_t q = 0; q < p.kept.size(); ++q) {
+    const int j = p.kept[q];
+    const float r = p.kept_snap[q] ? sign_of(h[j]) : h[j];
+    const float prod = w[j] * r;
+    s = s + static_cast<double>(prod);
+  }
+  return s;
+}
+
+// Steps 2-5 of 00-common §4 on finished logits.
+inline double bits_scalar(const double* logit, double* e, int y) {
+  double M = -1e30;
+  for (int o = 0; o < kVocab; ++o)
+    if (logit[o] > M) M = logit[o];
+  double E = 0.0;
+  for (int o = 0; o < kVocab; ++o) {
+    e[o] = gmath::exp(logit[o] - M);
+    E = E + e[o];
+  }
+  const double p = e[y] / E;
+  return -gmath::log2(p > kFloor ? p : kFloor);
+}
+
+// ---------------------------------------------------------------------------------------
+// Kernels behind one interface so the scalar and AVX2 drivers share the control flow.
+struct ScalarOps {
+  const ModelView& m;
+  explicit ScalarOps(const ModelView& mv) : m(mv) {}
+
+  // logit[o] = ordered sum over the plan's kept terms, for all o. Four outputs at a time
+  // only to overlap the latency of four independent chains; each sums alone, in j order.
+  void ordered_all(const Plan& p, const float* h, double* logit, float* r) const {
+    const size_t H = m.H, k = p.kept.size();
+    for (size_t q = 0; q < k; ++q) r[q] = p.kept_snap[q] ? sign_of(h[p.kept[q]]) : h[p.kept[q]];
+    for (int o = 0; o < kVocab; o += 4) {
+      const float* w0 = m.Wy + static_cast<size_t>(o) * H;
+      const float *w1 = w0 + H, *w2 = w1 + H, *w3 = w2 + H;
+      double s0 = m.by[o], s1 = m.by[o + 1], s2 = m.by[o + 2], s3 = m.by[o + 3];
+      for (size_t q = 0; q < k; ++q) {
+        const int j = p.kept[q];
+        const float rj = r[q];
+        const float p0 = w0[j] * rj, p1 = w1[j] * rj, p2 = w2[j] * rj, p3 = w3[j] * rj;
+        s0 = s0 + static_cast<double>(p0);
+        s1 = s1 + static_cast<double>(p1);
+        s2 = s2 + static_cast<double>(p2);
+        s3 = s3 + static_cast<double>(p3);
+      }
+      logit[o] = s0;
+      logit[o + 1] = s1;
+      logit[o + 2] = s2;
+      logit[o + 3] = s3;
+    }
+  }
+
+  // Full sums S[o] (all terms, no snaps) and the smallest exponent field of the products.
+  void full_sums(const float* h, double* S, int* min_exp) const {
+    const size_t H = m.H;
+    for (int o = 0; o < kVocab; ++o) {
+      const float* w = m.Wy + static_cast<size_t>(o) * H;
+      double s = m.by[o];
+      int me = 255;
+      for (size_t j = 0; j < H; ++j) {
+        const float prod = w[j] * h[j];
+        s = s + static_cast<double>(prod);
+        const int e = exp_field(prod);
+        me = e < me ? e : me;
+      }
+      S[o] = s;
+      min_exp[o] = me;
+    }
+  }
+
+  // logit[o] += sign * float(Wy[o][j] * r) for all o (exact under the certificate).
+  void add_term(double* logit, int j, float r, bool subtract) const {
+    const size_t H = m.H;
+    for (int o = 0; o < kVocab; ++o) {
+      const float prod = m.Wy[static_cast<size_t>(o) * H + j] * r;
+      logit[o] = subtract ? logit[o] - static_cast<double>(prod) : logit[o] + static_cast<double>(prod);
+    }
+  }
+
+  double bits(const double* logit, double* e, int y) const { return bits_scalar(logit, e, y); }
+};
+
+#if defined(__x86_64__)
+// Sixteen outputs per pass, four double accumulators of four lanes: lane o receives its
+// terms in the same j order as the scalar code, a float multiply (rounded) widened to
+// double before a separate add, never FMA: bit-identical to ScalarOps. Wy is repacked as
+// [o/16][j][16] so one term of sixteen outputs is one 64-byte load.
+struct Avx2Ops {
+  const ModelView& m;
+  std::vector<float> packed;
+  static constexpr int kBlocks = kVocab / 16;
+
+  explicit Avx2Ops(const ModelView& mv) : m(mv), packed(static_cast<size_t>(kBlocks) * mv.H * 16) {
+    const size_t H = m.H;
+    for (int o = 0; o < kVocab; ++o)
+      for (size_t j = 0; j < H; ++j)
+        packed[((o / 16) * H + j) * 16 + (o % 16)] = m.Wy[static_cast<size_t>(o) * H + j];
+  }
+  const float* block(int blk) const { return &packed[static_cast<size_t>(blk) * m.H * 16]; }
+
+  __attribute__((target("avx2"))) void ordered_all(const Plan& p, const float* h, double* logit, float* r) const {
+    const size_t k = p.kept.size();
+    for (size_t q = 0; q < k; ++q) r[q] = p.kept_snap[q] ? sign_of(h[p.kept[q]]) : h[p.kept[q]];
+    for (int blk = 0; blk < kBlocks; ++blk) {
+      const float* by = m.by + blk * 16;
+      __m256d a0 = _mm256_cvtps_pd(_mm_loadu_ps(by));
+      __m256d a1 = _mm256_cvtps_pd(_mm_loadu_ps(by + 4));
+      __m256d a2 = _mm256_cvtps_pd(_mm_loadu_ps(by + 8));
+      __m256d a3 = _mm256_cvtps_pd(_mm_loadu_ps(by + 12));
+      const float* base = block(blk);
+      for (size_t q = 0; q < k; ++q) {
+        const float* w = base + static_cast<size_t>(p.kept[q]) * 16;
+        const __m256 rv = _mm256_set1_ps(r[q]);
+        const __m256 p0 = _mm256_mul_ps(_mm256_loadu_ps(w), rv);
+        const __m256 p1 = _mm256_mul_ps(_mm256_loadu_ps(w + 8), rv);
+        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(p0)));
+        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)));
+        a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(p1)));
+        a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1)));
+      }
+      _mm256_storeu_pd(logit + blk * 16, a0);
+      _mm256_storeu_pd(logit + blk * 16 + 4, a1);
+      _mm256_storeu_pd(logit + blk * 16 + 8, a2);
+      _mm256_storeu_pd(logit + blk * 16 + 12, a3);
+    }
+  }
+
+  __attribute__((target("avx2"))) void full_sums(const float* h, double* S, int* min_exp) const {
+    const size_t H = m.H;
+    const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
+    const __m256i e255 = _mm256_set1_epi32(255);
+    const __m256i zero = _mm256_setzero_si256();
+    for (int blk = 0; blk < kBlocks; ++blk) {
+      const float* by = m.by + blk * 16;
+      __m256d a0 = _mm256_cvtps_pd(_mm_loadu_ps(by));
+      __m256d a1 = _mm256_cvtps_pd(_mm_loadu_ps(by + 4));
+      __m256d a2 = _mm256_cvtps_pd(_mm_loadu_ps(by + 8));
+      __m256d a3 = _mm256_cvtps_pd(_mm_loadu_ps(by + 12));
+      __m256i me0 = e255, me1 = e255;
+      const float* base = block(blk);
+      for (size_t j = 0; j < H; ++j) {
+        const float* w = base + j * 16;
+        const __m256 rv = _mm256_set1_ps(h[j]);
+        const __m256 p0 = _mm256_mul_ps(_mm256_loadu_ps(w), rv);
+        const __m256 p1 = _mm256_mul_ps(_mm256_loadu_ps(w + 8), rv);
+        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(p0)));
+        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)));
+        a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(p1)));
+        a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1)));
+        const __m256i b0 = _mm256_and_si256(_mm256_castps_si256(p0), absmask);
+        const __m256i b1 = _mm256_and_si256(_mm256_castps_si256(p1), absmask);
+        const __m256i e0 = _mm256_blendv_epi8(_mm256_srli_epi32(b0, 23), e255, _mm256_cmpeq_epi32(b0, zero));
+        const __m256i e1 = _mm256_blendv_epi8(_mm256_srli_epi32(b1, 23), e255, _mm256_cmpeq_epi32(b1, zero));
+        me0 = _mm256_min_epi32(me0, e0);
+        me1 = _mm256_min_epi32(me1, e1);
+      }
+      _mm256_storeu_pd(S + blk * 16, a0);
+      _mm256_storeu_pd(S + blk * 16 + 4, a1);
+      _mm256_storeu_pd(S + blk * 16 + 8, a2);
+      _mm256_storeu_pd(S + blk * 16 + 12, a3);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(min_exp + blk * 16), me0);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(min_exp + blk * 16 + 8), me1);
+    }
+  }
+
+  __attribute__((target("avx2"))) void add_term(double* logit, int j, float r, bool subtract) const {
+    const __m256 rv = _mm256_set1_ps(r);
+    for (int blk = 0; blk < kBlocks; ++blk) {
+      const float* w = block(blk) + static_cast<size_t>(j) * 16;
+      const __m256 p0 = _mm256_mul_ps(_mm256_loadu_ps(w), rv);
+      const __m256 p1 = _mm256_mul_ps(_mm256_loadu_ps(w + 8), rv);
+      const __m256d d[4] = {_mm256_cvtps_pd(_mm256_castps256_ps128(p0)), _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)),
+                            _mm256_cvtps_pd(_mm256_castps256_ps128(p1)), _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1))};
+      for (int i = 0; i < 4; ++i) {
+        double* l = logit + blk * 16 + i * 4;
+        const __m256d cur = _mm256_loadu_pd(l);
+        _mm256_storeu_pd(l, subtract ? _mm256_sub_pd(cur, d[i]) : _mm256_add_pd(cur, d[i]));
+      }
+    }
+  }
+
+  // Max is order-independent for finite logits; exp lane by lane equals the scalar port;
+  // the sum of e[o] stays sequential in o, as the spec sums.
+  __attribute__((target("avx2"))) double bits(const double* logit, double* e, int y) const {
+    __m256d mx = _mm256_set1_pd(-1e30);
+    for (int o = 0; o < kVocab; o += 4) mx = _mm256_max_pd(mx, _mm256_loadu_pd(logit + o));
+    alignas(32) double lanes[4];
+    _mm256_store_pd(lanes, mx);
+    double M = lanes[0];
+    for (int i = 1; i < 4; ++i) M = lanes[i] > M ? lanes[i] : M;
+    const __m256d Mv = _mm256_set1_pd(M);
+    for (int o = 0; o < kVocab; o += 4)
+      _mm256_storeu_pd(e + o, gmath::exp4_avx2(_mm256_sub_pd(_mm256_loadu_pd(logit + o), Mv)));
+    double E = 0.0;
+    for (int o = 0; o < kVocab; ++o) E = E + e[o];
+    const double p = e[y] / E;
+    return -gmath::log2(p > kFloor ? p : kFloor);
+  }
+};
+#endif
+
+inline bool cancelled(const std::atomic<bool>* cancel) {
+  return cancel && cancel->load(std::memory_order_relaxed);
+}
+
+// The spec literally: each variant, each position, every logit summed over the kept terms.
+template <typename Ops>
+void run_ordered(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, std::atomic<size_t>* progress,
+                 const std::atomic<bool>* cancel) {
+  const size_t H = b.model->H;
+  std::vector<float> r(H);
+  std::vector<double> logit(kVocab), e(kVocab);
+  for (size_t v = v0; v < v1; ++v) {
+    if (cancelled(cancel)) return;
+    const Plan p = make_plan(b, v);
+    double total = 0.0;
+    for (size_t t = 0; t < b.T; ++t) {
+      ops.ordered_all(p, b.states + t * H, logit.data(), r.data());
+      const double bits = ops.bits(logit.data(), e.data(), b.targets[t]);
+      if (b.bits) b.bits[v * b.T + t] = bits;
+      total = total + bits;
+    }
+    b.mean_bits[v] = total / static_cast<double>(b.T);
+    if (progress) progress->fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// Positions outer, variants inner: the full sums and their certificate are computed once per
+// position and shared by every variant of the range. Each variant still accumulates its
+// bits in t order, so the means equal run_ordered's bit for bit.
+template <typename Ops>
+void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, std::atomic<size_t>* progress,
+                   const std::atomic<bool>* cancel) {
+  const ModelView& m = *b.model;
+  const size_t H = m.H;
+  const size_t nv = v1 - v0;
+  std::vector<Plan> plans;
+  plans.reserve(nv);
+  for (size_t v = v0; v < v1; ++v) plans.push_back(make_plan(b, v));
+  std::vector<double> total(nv, 0.0), S(kVocab), logit(kVocab), e(kVocab);
+  std::vector<int> min_exp(kVocab), uncertified;
+  std::vector<float> r(H);
+  uint64_t fallbacks = 0;
+  for (size_t t = 0; t < b.T; ++t) {
+    if (cancelled(cancel)) return;
+    const float* h = b.states + t * H;
+    ops.full_sums(h, S.data(), min_exp.data());
+    uncertified.clear();
+    for (int o = 0; o < kVocab; ++o) {
+      const int me = min_exp[o] < b.cert->min_exp[o] ? min_exp[o] : b.cert->min_exp[o];
+      // All terms are multiples of 2^(me-150); every partial sum is below `bound`, so it is
+      // exact when bound < 2^(me-150+53).
+      if (me < 255 && !(b.cert->bound[o] < std::ldexp(1.0, me - 97))) uncertified.push_back(o);
+    }
+    for (size_t i = 0; i < nv; ++i) {
+      const Plan& p = plans[i];
+      if (p.delta) {
+        std::memcpy(logit.data(), S.data(), sizeof(double) * kVocab);
+        for (int j : p.removed) ops.add_term(logit.data(), j, h[j], true);
+        for (int j : p.snapped) {
+          ops.add_term(logit.data(), j, h[j], true);
+          ops.add_term(logit.data(), j, sign_of(h[j]), false);
+        }
+        for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
+        if (!p.removed.empty() || !p.snapped.empty()) fallbacks += uncertified.size();
+      } else {
+        ops.ordered_all(p, h, logit.data(), r.data());
+      }
+      const double bits = ops.bits(logit.data(), e.data(), b.targets[t]);
+      if (b.bits) b.bits[(v0 + i) * b.T + t] = bits;
+      total[i] = total[i] + bits;
+    }
+  }
+  for (size_t i = 0; i < nv; ++i) {
+    b.mean_bits[v0 + i] = total[i] / static_cast<double>(b.T);
+    if (progress) progress->fetch_add(1, std::memory_order_relaxed);
+  }
+  if (b.fallbacks) b.fallbacks->fetch_add(fallbacks, std::memory_order_relaxed);
+}
+
+template <typename Ops>
+void run(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, std::atomic<size_t>* progress,
+         const std::atomic<bool>* cancel) {
+  if (b.method == Method::Certified && b.cert) run_certified(ops, b, v0, v1, progress, cancel);
+  else run_ordered(ops, b, v0, v1, progress, cancel);
+}
+
+}  // namespace
+
+void prepare_certificate(const ModelView& m, Certificate* c) {
+  for (int o = 0; o < kVocab; ++o) {
+    const float* w = m.Wy + static_cast<size_t>(o) * m.H;
+    double a = std::fabs(static_cast<double>(m.by[o]));
+    int me = exp_field(m.by[o]);
+    for (size_t j = 0; j < m.H; ++j) {
+      a = a + std::fabs(static_cast<double>(w[j]));
+      const int e = exp_field(w[j]);
+      me = e < me ? e : me;
+    }
+    // The bound is itself a rounded sum of at most 2^16 + 1 terms: relative error far
+    // below 2^-40, so the inflated value is a true upper bound.
+    c->bound[o] = a * (1.0 + std::ldexp(1.0, -40));
+    c->min_exp[o] = me;
+  }
+}
+
+void readout_range(const ReadoutBatch& b, size_t v0, size_t v1, Isa isa, std::atomic<size_t>* progress,
+                   const std::atomic<bool>* cancel) {
+#if defined(__x86_64__)
+  if (isa == Isa::Avx2) {
+    Avx2Ops ops(*b.model);
+    return run(ops, b, v0, v1, progress, cancel);
+  }
+#endif
+  (void)isa;
+  ScalarOps ops(*b.model);
+  run(ops, b, v0, v1, progress, cancel);
+}
+
+}  // namespace satrnn

@@ -1,0 +1,49 @@
+// Exact readout (00-common §4-5) over a batch of readout variants sharing one trajectory.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <vector>
+#include "model_layout.h"
+
+namespace satrnn {
+
+enum class Method : int {
+  // Every logit summed from by[o] over the variant's kept terms in j order: the spec, literally.
+  Ordered = 0,
+  // Full sums once per position, then each variant's changes applied as exact subtractions
+  // and additions where a certificate proves every partial sum is exact (00-common §4);
+  // uncertified logits fall back to the ordered sum. Bit-identical to Ordered.
+  Certified = 1,
+};
+
+// Per-output constants of the certificate, computed once per model.
+struct Certificate {
+  // (|by[o]| + sum_j |Wy[o][j]|) * (1 + 2^-40): bounds every partial sum of any mix of
+  // products Wy*h (|h| <= 1) and sign-snap terms +-Wy, with margin for its own rounding.
+  double bound[kVocab];
+  // Smallest biased float exponent among the nonzero by[o], Wy[o][j] (255 if none).
+  int min_exp[kVocab];
+};
+void prepare_certificate(const struct ModelView& m, Certificate* c);
+
+struct ReadoutBatch {
+  const ModelView* model;
+  const float* states;    // [T][H], the stored hidden states h_t
+  const uint8_t* targets; // [T], y_t
+  size_t T;
+  size_t V;               // number of variants
+  const uint8_t* keep;    // [V][H]: 1 = neuron j's readout term is used, 0 = knocked out
+  const uint8_t* snap;    // [V][H] or null: 1 = h_t[j] replaced by its sign (+1/-1) for readout
+  double* mean_bits;      // [V] out: mean bits per character
+  double* bits;           // [V][T] out, or null: bits of each prediction
+  Method method;
+  const Certificate* cert;           // required for Method::Certified
+  std::atomic<uint64_t>* fallbacks;  // optional: logits that needed the ordered fallback
+};
+
+// Evaluates variants [v0, v1). Variants are independent, so any split across threads
+// gives identical results. `progress` (if set) is incremented once per finished variant.
+void readout_range(const ReadoutBatch& b, size_t v0, size_t v1, Isa isa,
+                   std::atomic<size_t>* progress, const std::atomic<bool>* cancel);
+
+}  // namespace satrnn

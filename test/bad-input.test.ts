@@ -1,0 +1,176 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SatrnnError } from '../lib/errors.js';
+import { Model, paramCount, parseModel } from '../lib/model.js';
+import { checkData } from '../lib/data.js';
+import { Analysis } from '../lib/experiments/analysis.js';
+import { KeepTopK, readoutDecode } from '../lib/experiments/knockout.js';
+import { selectBackend } from '../lib/backend/index.js';
+import { addon, hasShared, refDataPath, refModelPath, repoRoot, sharedDir } from './helpers.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'satrnn-bad-'));
+const file = (name: string, bytes: Uint8Array | string): string => {
+  const p = path.join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+};
+const floats = (n: number, v = 0.01): Uint8Array => new Uint8Array(new Float32Array(n).fill(v).buffer);
+
+const goodModel = file('good.bin', floats(paramCount(128)));
+const smallModel = file('h3.bin', floats(paramCount(3)));
+const nanModel = (() => {
+  const f = new Float32Array(paramCount(128)).fill(0.01);
+  f[40000] = NaN;
+  return file('nan.bin', new Uint8Array(f.buffer));
+})();
+const infModel = (() => {
+  const f = new Float32Array(paramCount(4)).fill(0.01);
+  f[3] = -Infinity;
+  return file('inf.bin', new Uint8Array(f.buffer));
+})();
+const shortModel = file('short.bin', floats(paramCount(128) - 10));
+const oddModel = file('odd.bin', floats(1000));
+const emptyData = file('empty.txt', '');
+const oneByte = file('one.txt', 'x');
+const text = file('text.txt', 'hello world, hello satrnn');
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'satrnn.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A clean failure: the given exit status, a short message naming the problem, no stack trace. */
+function expectCleanFailure(r: ReturnType<typeof cli>, status: number, pattern: RegExp): void {
+  expect(r.status, r.stderr).toBe(status);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(3);
+}
+
+describe('bad input: CLI exits non-zero with a clear message', () => {
+  it('missing data file', () => expectCleanFailure(cli('reproduce', 'q3_neurons', path.join(dir, 'nope.txt'), goodModel), 2, /data file not found: .*nope\.txt/));
+  it('missing model file', () => expectCleanFailure(cli('reproduce', 'q3_neurons', text, path.join(dir, 'nope.bin')), 2, /model file not found/));
+  it('short model', () => expectCleanFailure(cli('reproduce', 'q3_neurons', text, shortModel), 2, /329176 bytes.*needs 329216.*truncated/));
+  it('model of another H in reproduce (H fixed at 128)', () => expectCleanFailure(cli('reproduce', 'q3_neurons', text, smallModel), 2, /needs 329216/));
+  it('model size that matches no H', () => expectCleanFailure(cli('knockout', '--model', oddModel, '--data', text), 2, /4000 bytes is not the size of any sat-rnn model/));
+  it('NaN weight', () => expectCleanFailure(cli('reproduce', 'q3_neurons', text, nanModel), 2, /weight Wx\[.*\]|weight Wh\[.*\] is NaN/));
+  it('Inf weight (modern command, any H)', () => expectCleanFailure(cli('knockout', '--model', infModel, '--data', text), 2, /weight Wx\[0\]\[3\] is -Infinity/));
+  it('empty data', () => expectCleanFailure(cli('reproduce', 'q3_neurons', emptyData, goodModel), 2, /0 bytes of data; at least 2 needed/));
+  it('one-byte data', () => expectCleanFailure(cli('knockout', '--model', goodModel, '--data', oneByte), 2, /1 byte of data; at least 2 needed/));
+  it('data path is a folder', () => expectCleanFailure(cli('reproduce', 'q3_neurons', dir, goodModel), 2, /is a folder/));
+  it('unknown program', () => expectCleanFailure(cli('reproduce', 'q9_nothing', text, goodModel), 2, /unknown program 'q9_nothing'/));
+  it('missing arguments', () => expectCleanFailure(cli('reproduce', 'q3_neurons', text), 2, /Usage: satrnn reproduce q3_neurons <data> <model>/));
+  it('too many arguments', () => expectCleanFailure(cli('reproduce', 'q3_neurons', text, goodModel, 'extra'), 2, /takes 2 arguments/));
+  it('no program', () => expectCleanFailure(cli('reproduce'), 2, /missing program name/));
+  it('bad --backend', () => expectCleanFailure(cli('reproduce', 'q3_neurons', text, goodModel, '--backend', 'gpu'), 2, /--backend must be native or js/));
+  it('bad --isa', () => expectCleanFailure(cli('reproduce', 'q3_neurons', text, goodModel, '--isa', 'sse9'), 2, /--isa must be avx2 or scalar/));
+  it('bad --threads', () => expectCleanFailure(cli('knockout', '--model', goodModel, '--data', text, '--threads', '0'), 2, /expected an integer from 1 to 256/));
+  it('bad --top', () => expectCleanFailure(cli('knockout', '--model', goodModel, '--data', text, '--top', 'x'), 2, /expected an integer/));
+  it('unknown option', () => expectCleanFailure(cli('knockout', '--frobnicate'), 2, /unknown option/));
+  it('unknown command', () => expectCleanFailure(cli('frobnicate'), 2, /unknown command/));
+  it('--json and --csv together', () => expectCleanFailure(cli('knockout', '--model', goodModel, '--data', text, '--json', '--csv'), 2, /one of --json and --csv/));
+  it('bad SATRNN_BACKEND', () => {
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'satrnn.js'), 'info'], {
+      encoding: 'utf8',
+      env: { ...process.env, SATRNN_BACKEND: 'cuda' },
+    });
+    expectCleanFailure({ status: r.status, stdout: r.stdout, stderr: r.stderr }, 2, /SATRNN_BACKEND=cuda is not valid/);
+  });
+  it('unwritable -o', () => expectCleanFailure(cli('knockout', '--model', goodModel, '--data', text, '-o', path.join(dir, 'no', 'such', 'dir', 'x.txt')), 1, /cannot write/));
+  it('--help and --version exit 0', () => {
+    for (const args of [['--help'], ['reproduce', '--help'], ['knockout', '--help'], ['info', '--help'], ['--version']]) {
+      const r = cli(...args);
+      expect(r.status, args.join(' ')).toBe(0);
+      expect(r.stdout.length).toBeGreaterThan(0);
+    }
+  });
+  it('reproduce --list names q3_neurons', () => {
+    const r = cli('reproduce', '--list');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^q3_neurons\s+<data> <model>/m);
+  });
+  it.skipIf(!hasShared)('trailing model bytes: one warning line, output as the original', () => {
+    const ref = new Uint8Array(readFileSync(refModelPath));
+    const padded = file('padded.bin', new Uint8Array([...ref, 1, 2, 3, 4, 5]));
+    const r = cli('reproduce', 'q3_neurons', refDataPath, padded);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^satrnn: warning: .*ignoring 5 bytes after the 329216-byte model\n$/);
+    expect(r.stdout).toBe(readFileSync(path.join(sharedDir, 'golden', 'reference', 'q3_neurons.txt'), 'utf8'));
+  });
+});
+
+describe('bad input: API raises typed errors', () => {
+  const expectCode = (fn: () => unknown, code: string): void => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(SatrnnError);
+      expect((err as SatrnnError).code).toBe(code);
+      return;
+    }
+    throw new Error('expected a SatrnnError');
+  };
+  it('model sizes', () => {
+    expectCode(() => parseModel(new Uint8Array(7)), 'BAD_MODEL_SIZE');
+    expectCode(() => parseModel(new Uint8Array(0)), 'BAD_MODEL_SIZE');
+    expectCode(() => new Model(new Float32Array(10), 3), 'BAD_MODEL_SIZE');
+    expectCode(() => new Model(new Float32Array(10), 0), 'BAD_OPTION');
+    expect(parseModel(floats(paramCount(1))).hidden).toBe(1);
+    expect(parseModel(floats(paramCount(300))).hidden).toBe(300);
+  });
+  it('data length', () => {
+    expectCode(() => checkData(new Uint8Array(1)), 'DATA_TOO_SHORT');
+    expect(checkData(new Uint8Array(2)).length).toBe(2);
+  });
+  it('backend options', () => {
+    expectCode(() => selectBackend({ backend: 'gpu' as never }), 'BAD_OPTION');
+    if (addon) expectCode(() => selectBackend({ backend: 'native', threads: 0 }), 'BAD_OPTION');
+  });
+  it('experiment options', async () => {
+    const model = new Model(new Float32Array(paramCount(4)), 4);
+    const an = new Analysis({ model, data: new Uint8Array([1, 2, 3]), backend: { backend: 'js' } });
+    await expect(an.meanBpc([{ knockout: [4] }])).rejects.toThrow(/neuron index 4 is out of range 0..3/);
+    await expect(new KeepTopK({ order: [0, 0, 1, 2] }).run(an, 0)).rejects.toThrow(/distinct neuron/);
+    await expect(new KeepTopK({ order: [0, 1, 2, 3], counts: [5] }).run(an, 0)).rejects.toThrow(/outside/);
+    expectCode(() => readoutDecode(an, 9), 'BAD_OPTION');
+  });
+});
+
+describe.skipIf(!addon)('bad input: the addon validates before touching memory', () => {
+  const w = new Float32Array(paramCount(4));
+  const ok = { weights: w, hidden: 4, bytes: new Uint8Array(3), isa: 0 };
+  it('forward', async () => {
+    expect(() => addon!.forward({ ...ok, hidden: 5 })).toThrow(/weights length/);
+    expect(() => addon!.forward({ ...ok, hidden: 0 })).toThrow(/hidden must be an integer/);
+    expect(() => addon!.forward({ ...ok, hidden: 2.5 })).toThrow(/hidden must be an integer/);
+    expect(() => addon!.forward({ ...ok, bytes: new Float32Array(3) as never })).toThrow(/wrong element type/);
+    expect(() => addon!.forward({ ...ok, h0: new Float32Array(3) })).toThrow(/h0 length/);
+    expect(() => addon!.forward({ ...ok, isa: 7 })).toThrow(/isa/);
+    expect(() => addon!.forward(null as never)).toThrow(/options object/);
+    expect((await addon!.forward(ok)).length).toBe(12);
+  });
+  it('readout', () => {
+    const base = {
+      weights: w,
+      hidden: 4,
+      states: new Float32Array(8),
+      targets: new Uint8Array(2),
+      keep: new Uint8Array(4),
+      isa: 0,
+      threads: 1,
+    };
+    expect(() => addon!.readout({ ...base, states: new Float32Array(7) })).toThrow(/states length/);
+    expect(() => addon!.readout({ ...base, keep: new Uint8Array(6) })).toThrow(/keep length/);
+    expect(() => addon!.readout({ ...base, keep: new Uint8Array(0) })).toThrow(/keep length/);
+    expect(() => addon!.readout({ ...base, snap: new Uint8Array(3) })).toThrow(/snap length/);
+    expect(() => addon!.readout({ ...base, targets: new Uint8Array(0), states: new Float32Array(0) })).toThrow(/targets/);
+    expect(() => addon!.readout({ ...base, threads: 0 })).toThrow(/threads/);
+    expect(() => addon!.readout(base, 42 as never)).toThrow(/onProgress/);
+  });
+});

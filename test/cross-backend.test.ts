@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { selectBackend, type Backend } from '../lib/backend/index.js';
+import { PATHS, rng } from './helpers.js';
+import { randomModel, randomText } from './models.js';
+
+const paths = PATHS.filter((p) => p.enabled);
+const backends: [string, Backend][] = paths.map((p) => [
+  p.label,
+  selectBackend({ backend: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 }),
+]);
+
+const bitsOf32 = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+const bitsOf64 = (a: Float64Array): BigUint64Array => new BigUint64Array(a.buffer, a.byteOffset, a.length);
+
+function firstDiff<T>(a: ArrayLike<T>, b: ArrayLike<T>): number {
+  if (a.length !== b.length) return -2;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+/** Random readout variants: the full model, knockouts, keep-only subsets, sign snaps. */
+function randomVariants(H: number, V: number, seed: number): { keep: Uint8Array; snap: Uint8Array } {
+  const r = rng(seed);
+  const keep = new Uint8Array(V * H).fill(1);
+  const snap = new Uint8Array(V * H);
+  for (let v = 1; v < V; v++) {
+    const pKeep = [0.95, 0.5, 0.1][v % 3]!;
+    for (let j = 0; j < H; j++) {
+      keep[v * H + j] = r() < pKeep ? 1 : 0;
+      snap[v * H + j] = r() < 0.2 ? 1 : 0;
+    }
+  }
+  return { keep, snap };
+}
+
+const cases: [number, number][] = [
+  [1, 2],
+  [1, 3000],
+  [7, 2],
+  [7, 100],
+  [7, 3000],
+  [128, 2],
+  [128, 100],
+  [128, 3000],
+  [200, 100],
+  [200, 3000],
+];
+
+describe('cross-backend: identical float32 trajectories and readout doubles', () => {
+  it('has at least two code paths to compare (native addon built)', () => {
+    if (process.env.CI === 'true') expect(backends.length).toBe(3);
+    expect(backends.length).toBeGreaterThanOrEqual(1);
+  });
+
+  for (const [H, n] of cases) {
+    it(`H=${H}, n=${n}`, async () => {
+      const model = randomModel(H, H * 7919 + n);
+      const text = randomText(n, n + H);
+      const feed = text.subarray(0, n - 1);
+      const targets = text.subarray(1);
+      // Fewer variants where the pure-JS readout would be slow.
+      const V = H * n > 100_000 ? 3 : 8;
+      const { keep, snap } = randomVariants(H, V, H + n);
+      let ref: { label: string; states: Float32Array; mean: Float64Array; bits: Float64Array } | undefined;
+      for (const [name, be] of backends) for (const method of ['ordered', 'certified'] as const) {
+        const label = `${name}/${method}`;
+        const tr = await be.forward(model, feed);
+        expect(tr.states.length).toBe((n - 1) * H);
+        const ro = await be.readout({ model, states: tr.states, targets, keep, snap, bits: true, method });
+        expect(ro.method).toBe(method);
+        const cur = { label, states: tr.states, mean: ro.mean, bits: ro.bits! };
+        for (const x of cur.mean) expect(Number.isFinite(x)).toBe(true);
+        if (!ref) {
+          ref = cur;
+          continue;
+        }
+        expect(firstDiff(bitsOf32(cur.states), bitsOf32(ref.states)), `${label} vs ${ref.label}: states`).toBe(-1);
+        expect(firstDiff(bitsOf64(cur.bits), bitsOf64(ref.bits)), `${label} vs ${ref.label}: bits`).toBe(-1);
+        expect(firstDiff(bitsOf64(cur.mean), bitsOf64(ref.mean)), `${label} vs ${ref.label}: mean`).toBe(-1);
+      }
+    }, 300_000);
+  }
+
+  it('certified readout falls back where subtraction would round (huge biases), and stays identical', async () => {
+    const H = 16;
+    const model = randomModel(H, 77);
+    // A large output bias makes the full sum lose low bits of small products: the
+    // certificate must refuse those logits rather than subtract.
+    model.by.fill(3e7);
+    const text = randomText(200, 3);
+    const V = 4;
+    const keep = new Uint8Array(V * H).fill(1);
+    for (let v = 1; v < V; v++) keep[v * H + v] = 0;
+    const results: Float64Array[] = [];
+    for (const [, be] of backends) {
+      const tr = await be.forward(model, text.subarray(0, 199));
+      const req = { model, states: tr.states, targets: text.subarray(1), keep, bits: true };
+      const ordered = await be.readout({ ...req, method: 'ordered' });
+      const cert = await be.readout({ ...req, method: 'certified' });
+      expect(cert.fallbacks).toBeGreaterThan(0);
+      expect(Array.from(bitsOf64(cert.bits!))).toEqual(Array.from(bitsOf64(ordered.bits!)));
+      results.push(cert.bits!);
+    }
+    for (const r of results) expect(Array.from(bitsOf64(r))).toEqual(Array.from(bitsOf64(results[0]!)));
+  });
+
+  it('certified readout is skipped (ordered used) for states outside [-1, 1]', async () => {
+    const model = randomModel(4, 1);
+    const states = new Float32Array(8).fill(2);
+    for (const [, be] of backends) {
+      const r = await be.readout({ model, states, targets: new Uint8Array(2), keep: new Uint8Array(4).fill(1) });
+      expect(r.method).toBe('ordered');
+    }
+  });
+
+  it('forward from a given h0 equals continuing a run', async () => {
+    const model = randomModel(7, 5);
+    const text = randomText(50, 9);
+    for (const [, be] of backends) {
+      const whole = await be.forward(model, text);
+      const first = await be.forward(model, text.subarray(0, 20));
+      const rest = await be.forward(model, text.subarray(20), first.states.subarray(19 * 7, 20 * 7));
+      expect(Array.from(rest.states)).toEqual(Array.from(whole.states.subarray(20 * 7)));
+    }
+  });
+});

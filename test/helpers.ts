@@ -1,0 +1,51 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadAddon } from '../lib/backend/native.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const sharedDir = path.resolve(repoRoot, '..', 'shared');
+export const hasShared = existsSync(path.join(sharedDir, 'reference', 'sat_model.bin'));
+const inCi = process.env.CI === 'true';
+
+if (!hasShared) {
+  const msg = `\n!!! ../shared not found beside the checkout (${sharedDir}): golden/reference tests are SKIPPED !!!\n`;
+  if (inCi) throw new Error(`${msg}CI=true requires ../shared`);
+  console.warn(msg);
+}
+
+export const refModelPath = path.join(sharedDir, 'reference', 'sat_model.bin');
+export const refDataPath = path.join(sharedDir, 'reference', 'enwik_1024.txt');
+export function golden(name: string): string {
+  return readFileSync(path.join(sharedDir, 'golden', 'reference', name), 'utf8');
+}
+
+/** The native addon, or null; under CI a missing addon is an error, not a skip. */
+export const addon = loadAddon();
+if (!addon) {
+  const msg = '\n!!! native addon not built: native-backend tests are SKIPPED (run `npm run build:addon`) !!!\n';
+  if (inCi) throw new Error(`${msg}CI=true requires the native addon`);
+  console.warn(msg);
+}
+export const hasAvx2 = addon?.info().avx2 === true;
+if (addon && !hasAvx2) console.warn('\n!!! this CPU has no AVX2: avx2 tests are SKIPPED !!!\n');
+
+/** The three code paths every exact result must agree on. */
+export const PATHS = [
+  { label: 'native-avx2', backend: 'native', isa: 'avx2', enabled: hasAvx2 },
+  { label: 'native-scalar', backend: 'native', isa: 'scalar', enabled: addon !== null },
+  { label: 'js', backend: 'js', isa: undefined, enabled: true },
+] as const;
+
+/** Deterministic PRNG for test inputs (xorshift32). */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
