@@ -6,7 +6,7 @@ import type { Backend, BackendName } from './types.js';
 
 export type { Backend, BackendName, Isa, ReadoutMethod, ReadoutRequest, ReadoutResult, RunOptions, Trajectory } from './types.js';
 export { JsBackend } from './js/index.js';
-export { NativeBackend, loadAddon, nativeLoadError } from './native.js';
+export { NativeBackend, loadAddon, nativeAddonFile, nativeLoadError } from './native.js';
 
 export interface BackendOptions {
   /** 'native' or 'js'; default: SATRNN_BACKEND, else native when the addon loads, else js. */

@@ -33,7 +33,7 @@ export interface NativeAddon {
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-let cached: { addon: NativeAddon | null; error: string | null } | undefined;
+let cached: { addon: NativeAddon | null; error: string | null; file?: string } | undefined;
 
 /** Candidate addon files: SATRNN_ADDON (e.g. a sanitizer build) first, then the normal builds. */
 function candidates(): string[] {
@@ -54,7 +54,7 @@ export function loadAddon(): NativeAddon | null {
     try {
       const addon = require(file) as NativeAddon;
       addon.info();
-      cached = { addon, error: null };
+      cached = { addon, error: null, file };
       return addon;
     } catch (err) {
       error = `cannot load ${file}: ${(err as Error).message}`;
@@ -63,6 +63,12 @@ export function loadAddon(): NativeAddon | null {
   }
   cached = { addon: null, error };
   return null;
+}
+
+/** The addon file that was loaded, if any. */
+export function nativeAddonFile(): string | undefined {
+  loadAddon();
+  return cached?.file;
 }
 
 export function nativeLoadError(): string | null {

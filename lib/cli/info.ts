@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { selectBackend, loadAddon, nativeLoadError } from '../backend/index.js';
+import { selectBackend, loadAddon, nativeAddonFile, nativeLoadError } from '../backend/index.js';
 import { VERSION } from '../version.js';
 import { backendOptions, emit, type BackendFlags } from './common.js';
 
@@ -17,6 +17,8 @@ export function backendInfo(flags: BackendFlags = {}): Record<string, unknown> {
     isa: backend.isa,
     threads: backend.threads,
     nativeAddon: addon ? 'loaded' : `unavailable (${nativeLoadError()})`,
+    addonFile: nativeAddonFile() ?? null,
+    sanitized: native?.sanitized ?? false,
     cpuAvx2: native?.avx2 ?? false,
     env: {
       SATRNN_BACKEND: process.env.SATRNN_BACKEND ?? null,

@@ -20,8 +20,16 @@
 //  - cosf: quadrant reduction (single multiply-subtract up to |x| < 120,
 //    otherwise integer multiplication by 192 bits of 4/pi) + even/odd
 //    double polynomials.
+//
+// x86-64 glibc carries two builds of expf/logf/cosf and picks the FMA build
+// (gcc contracted a*b+c into fused multiply-adds) on CPUs with FMA+AVX2, as on
+// the reference machine. For expf (2 inputs) and cosf (22 inputs, all with
+// 17 < |x| < 120) the builds differ, so expf/cosf here reproduce the FMA build
+// using explicit exact fma calls; expf_plain/cosf_plain reproduce the other.
+// logf's builds agree on every input.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -60,7 +68,13 @@ inline double u2d(uint64_t u) {
 
 // Exact fused multiply-add (one rounding): an instruction with -mfma, else
 // the libm call, which is exact as well.
-inline double fma(double a, double b, double c) { return __builtin_fma(a, b, c); }
+inline double fma(double a, double b, double c) {
+#if defined(__GNUC__)
+  return __builtin_fma(a, b, c);
+#else
+  return std::fma(a, b, c);
+#endif
+}
 
 // Bits 20..30 of a float: sign dropped, exponent plus 3 mantissa bits. Cheap
 // magnitude classification used by expf and cosf.
