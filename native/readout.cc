@@ -28,14 +28,25 @@ inline int exp_field(float f) {
   return u == 0 ? 255 : static_cast<int>(u >> 23);
 }
 
-// One variant, pre-digested: the kept terms in j order (for ordered sums) and the changes
-// relative to the full model (for certified updates).
+// How variant v reads neuron j: not at all, as h, or as sgn(h).
+enum Use : uint8_t { kAbsent = 0, kValue = 1, kSign = 2 };
+
+// One term change turning one variant's logits into another's: remove `from`, add `to`.
+struct Op {
+  int j;
+  uint8_t from, to;
+};
+
+// One variant, pre-digested: its kept terms in j order (for ordered sums) and, for the
+// certified method, the cheapest exact route to its logits: re-sum the kept terms, or
+// update the full sums S, or update the previous variant's logits (nested variants such as
+// cumulative knockouts then cost one term each).
 struct Plan {
   std::vector<int> kept;
   std::vector<uint8_t> kept_snap;
-  std::vector<int> removed;
-  std::vector<int> snapped;
-  bool delta;  // cheaper to update the full sums than to re-sum the kept terms
+  std::vector<uint8_t> use;  // [H]
+  enum Base { kOrdered, kFull, kPrevious } base = kOrdered;
+  std::vector<Op> ops;
 };
 
 Plan make_plan(const ReadoutBatch& b, size_t v) {
@@ -43,18 +54,51 @@ Plan make_plan(const ReadoutBatch& b, size_t v) {
   const uint8_t* keep = b.keep + v * H;
   const uint8_t* snap = b.snap ? b.snap + v * H : nullptr;
   Plan p;
+  p.use.resize(H);
   for (size_t j = 0; j < H; ++j) {
     const bool s = snap && snap[j];
+    p.use[j] = keep[j] ? (s ? kSign : kValue) : kAbsent;
     if (keep[j]) {
       p.kept.push_back(static_cast<int>(j));
       p.kept_snap.push_back(s ? 1 : 0);
-      if (s) p.snapped.push_back(static_cast<int>(j));
-    } else {
-      p.removed.push_back(static_cast<int>(j));
     }
   }
-  p.delta = p.removed.size() + 2 * p.snapped.size() < p.kept.size();
   return p;
+}
+
+std::vector<Op> diff_ops(const std::vector<uint8_t>& from, const std::vector<uint8_t>& to, size_t* cost) {
+  std::vector<Op> ops;
+  *cost = 0;
+  for (size_t j = 0; j < to.size(); ++j)
+    if (from[j] != to[j]) {
+      ops.push_back({static_cast<int>(j), from[j], to[j]});
+      *cost += (from[j] != kAbsent) + (to[j] != kAbsent);
+    }
+  return ops;
+}
+
+// Picks each variant's base. Costs count term passes over the 256 outputs.
+void choose_bases(std::vector<Plan>& plans) {
+  if (plans.empty()) return;
+  const std::vector<uint8_t> full(plans[0].use.size(), kValue);
+  for (size_t i = 0; i < plans.size(); ++i) {
+    Plan& p = plans[i];
+    size_t best = p.kept.size(), c;
+    p.base = Plan::kOrdered;
+    std::vector<Op> ops = diff_ops(full, p.use, &c);
+    if (c < best) {
+      best = c;
+      p.base = Plan::kFull;
+      p.ops = std::move(ops);
+    }
+    if (i > 0) {
+      ops = diff_ops(plans[i - 1].use, p.use, &c);
+      if (c < best) {
+        p.base = Plan::kPrevious;
+        p.ops = std::move(ops);
+      }
+    }
+  }
 }
 
 inline float sign_of(float h) { return h >= 0.0f ? 1.0f : -1.0f; }
@@ -145,7 +189,22 @@ struct ScalarOps {
     }
   }
 
+  // logit[o] = (logit[o] - float(Wy[o][j]*from)) + float(Wy[o][j]*to), for all o.
+  void swap_term(double* logit, int j, float from, float to) const {
+    const size_t H = m.H;
+    for (int o = 0; o < kVocab; ++o) {
+      const float w = m.Wy[static_cast<size_t>(o) * H + j];
+      const float a = w * from, b = w * to;
+      logit[o] = (logit[o] - static_cast<double>(a)) + static_cast<double>(b);
+    }
+  }
+
   double bits(const double* logit, double* e, int y) const { return bits_scalar(logit, e, y); }
+
+  void bits4(const double* const* logits, int y, double* out) const {
+    double e[kVocab];
+    for (int k = 0; k < 4; ++k) out[k] = bits_scalar(logits[k], e, y);
+  }
 };
 
 #if defined(__x86_64__)
@@ -247,6 +306,24 @@ struct Avx2Ops {
     }
   }
 
+  __attribute__((target("avx2"))) void swap_term(double* logit, int j, float from, float to) const {
+    const __m256 fv = _mm256_set1_ps(from), tv = _mm256_set1_ps(to);
+    for (int blk = 0; blk < kBlocks; ++blk) {
+      const float* w = block(blk) + static_cast<size_t>(j) * 16;
+      for (int half = 0; half < 2; ++half) {
+        const __m256 wv = _mm256_loadu_ps(w + 8 * half);
+        const __m256 a = _mm256_mul_ps(wv, fv), b = _mm256_mul_ps(wv, tv);
+        double* l = logit + blk * 16 + 8 * half;
+        const __m256d lo = _mm256_add_pd(_mm256_sub_pd(_mm256_loadu_pd(l), _mm256_cvtps_pd(_mm256_castps256_ps128(a))),
+                                         _mm256_cvtps_pd(_mm256_castps256_ps128(b)));
+        const __m256d hi = _mm256_add_pd(_mm256_sub_pd(_mm256_loadu_pd(l + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))),
+                                         _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1)));
+        _mm256_storeu_pd(l, lo);
+        _mm256_storeu_pd(l + 4, hi);
+      }
+    }
+  }
+
   // Max is order-independent for finite logits; exp lane by lane equals the scalar port;
   // the sum of e[o] stays sequential in o, as the spec sums.
   __attribute__((target("avx2"))) double bits(const double* logit, double* e, int y) const {
@@ -263,6 +340,45 @@ struct Avx2Ops {
     for (int o = 0; o < kVocab; ++o) E = E + e[o];
     const double p = e[y] / E;
     return -gmath::log2(p > kFloor ? p : kFloor);
+  }
+
+  // Four variants at once, one per lane: a 4x4 transpose puts output o of all four in one
+  // vector, so each lane runs the spec's sequence (max, exp(logit - M), sum in o order,
+  // p[y], floor, log2) for its own variant while the four sums overlap.
+  __attribute__((target("avx2"))) void bits4(const double* const* logits, int y, double* out) const {
+    alignas(32) double M[4];
+    for (int k = 0; k < 4; ++k) {
+      __m256d mx = _mm256_set1_pd(-1e30);
+      for (int o = 0; o < kVocab; o += 4) mx = _mm256_max_pd(mx, _mm256_loadu_pd(logits[k] + o));
+      alignas(32) double l[4];
+      _mm256_store_pd(l, mx);
+      double mk = l[0];
+      for (int i = 1; i < 4; ++i) mk = l[i] > mk ? l[i] : mk;
+      M[k] = mk;
+    }
+    const __m256d Mv = _mm256_load_pd(M);
+    __m256d E = _mm256_setzero_pd();
+    __m256d ey = _mm256_setzero_pd();
+    for (int o = 0; o < kVocab; o += 4) {
+      const __m256d r0 = _mm256_loadu_pd(logits[0] + o), r1 = _mm256_loadu_pd(logits[1] + o);
+      const __m256d r2 = _mm256_loadu_pd(logits[2] + o), r3 = _mm256_loadu_pd(logits[3] + o);
+      const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+      const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+      const __m256d c[4] = {_mm256_permute2f128_pd(t0, t2, 0x20), _mm256_permute2f128_pd(t1, t3, 0x20),
+                            _mm256_permute2f128_pd(t0, t2, 0x31), _mm256_permute2f128_pd(t1, t3, 0x31)};
+      for (int i = 0; i < 4; ++i) {
+        const __m256d e = gmath::exp4_avx2(_mm256_sub_pd(c[i], Mv));
+        E = _mm256_add_pd(E, e);
+        if (o + i == y) ey = e;
+      }
+    }
+    alignas(32) double Es[4], eys[4];
+    _mm256_store_pd(Es, E);
+    _mm256_store_pd(eys, ey);
+    for (int k = 0; k < 4; ++k) {
+      const double p = eys[k] / Es[k];
+      out[k] = -gmath::log2(p > kFloor ? p : kFloor);
+    }
   }
 };
 #endif
@@ -293,9 +409,21 @@ void run_ordered(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, st
   }
 }
 
+// Applies op to logits: removes the old term of neuron j, adds the new one (exact under
+// the certificate: every intermediate is a sum over some mix of terms, below the bound).
+template <typename Ops>
+inline void apply(const Ops& ops, double* logit, const Op& op, float hj) {
+  const float from = op.from == kSign ? sign_of(hj) : hj;
+  const float to = op.to == kSign ? sign_of(hj) : hj;
+  if (op.from == kAbsent) ops.add_term(logit, op.j, to, false);
+  else if (op.to == kAbsent) ops.add_term(logit, op.j, from, true);
+  else ops.swap_term(logit, op.j, from, to);
+}
+
 // Positions outer, variants inner: the full sums and their certificate are computed once per
-// position and shared by every variant of the range. Each variant still accumulates its
-// bits in t order, so the means equal run_ordered's bit for bit.
+// position and shared by every variant of the range, and variants are evaluated four at a
+// time so their softmax sums interleave. Each variant still accumulates its bits in t
+// order, so the means equal run_ordered's bit for bit.
 template <typename Ops>
 void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, std::atomic<size_t>* progress,
                    const std::atomic<bool>* cancel) {
@@ -305,7 +433,9 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
   std::vector<Plan> plans;
   plans.reserve(nv);
   for (size_t v = v0; v < v1; ++v) plans.push_back(make_plan(b, v));
-  std::vector<double> total(nv, 0.0), S(kVocab), logit(kVocab), e(kVocab);
+  choose_bases(plans);
+  std::vector<double> total(nv, 0.0), S(kVocab);
+  std::vector<double> L(4 * kVocab);  // logits of up to four variants; slot i % 4
   std::vector<int> min_exp(kVocab), uncertified;
   std::vector<float> r(H);
   uint64_t fallbacks = 0;
@@ -318,25 +448,34 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
       const int me = min_exp[o] < b.cert->min_exp[o] ? min_exp[o] : b.cert->min_exp[o];
       // All terms are multiples of 2^(me-150); every partial sum is below `bound`, so it is
       // exact when bound < 2^(me-150+53).
-      if (me < 255 && !(b.cert->bound[o] < std::ldexp(1.0, me - 97))) uncertified.push_back(o);
+      if (me < 255 && !(b.cert->bound[o] < b.cert->limit[me])) uncertified.push_back(o);
     }
-    for (size_t i = 0; i < nv; ++i) {
-      const Plan& p = plans[i];
-      if (p.delta) {
-        std::memcpy(logit.data(), S.data(), sizeof(double) * kVocab);
-        for (int j : p.removed) ops.add_term(logit.data(), j, h[j], true);
-        for (int j : p.snapped) {
-          ops.add_term(logit.data(), j, h[j], true);
-          ops.add_term(logit.data(), j, sign_of(h[j]), false);
+    const int y = b.targets[t];
+    for (size_t g = 0; g < nv; g += 4) {
+      const size_t count = nv - g < 4 ? nv - g : 4;
+      const double* lanes[4];
+      for (size_t k = 0; k < count; ++k) {
+        const size_t i = g + k;
+        const Plan& p = plans[i];
+        double* logit = &L[(i % 4) * kVocab];
+        if (p.base == Plan::kOrdered) {
+          ops.ordered_all(p, h, logit, r.data());
+        } else {
+          const double* base = p.base == Plan::kFull ? S.data() : &L[((i + 3) % 4) * kVocab];
+          std::memcpy(logit, base, sizeof(double) * kVocab);
+          for (const Op& op : p.ops) apply(ops, logit, op, h[op.j]);
+          for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
+          fallbacks += uncertified.size();
         }
-        for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
-        if (!p.removed.empty() || !p.snapped.empty()) fallbacks += uncertified.size();
-      } else {
-        ops.ordered_all(p, h, logit.data(), r.data());
+        lanes[k] = logit;
       }
-      const double bits = ops.bits(logit.data(), e.data(), b.targets[t]);
-      if (b.bits) b.bits[(v0 + i) * b.T + t] = bits;
-      total[i] = total[i] + bits;
+      for (size_t k = count; k < 4; ++k) lanes[k] = lanes[0];
+      double bits[4];
+      ops.bits4(lanes, y, bits);
+      for (size_t k = 0; k < count; ++k) {
+        if (b.bits) b.bits[(v0 + g + k) * b.T + t] = bits[k];
+        total[g + k] = total[g + k] + bits[k];
+      }
     }
   }
   for (size_t i = 0; i < nv; ++i) {
@@ -370,6 +509,7 @@ void prepare_certificate(const ModelView& m, Certificate* c) {
     c->bound[o] = a * (1.0 + std::ldexp(1.0, -40));
     c->min_exp[o] = me;
   }
+  for (int e = 0; e < 256; ++e) c->limit[e] = std::ldexp(1.0, e - 97);
 }
 
 void readout_range(const ReadoutBatch& b, size_t v0, size_t v1, Isa isa, std::atomic<size_t>* progress,

@@ -23,6 +23,8 @@ struct Certificate {
   double bound[kVocab];
   // Smallest biased float exponent among the nonzero by[o], Wy[o][j] (255 if none).
   int min_exp[kVocab];
+  // limit[E] = 2^(E-150+53): sums of multiples of 2^(E-150) below it are exact.
+  double limit[256];
 };
 void prepare_certificate(const struct ModelView& m, Certificate* c);
 

@@ -104,6 +104,38 @@ describe('cross-backend: identical float32 trajectories and readout doubles', ()
     for (const r of results) expect(Array.from(bitsOf64(r))).toEqual(Array.from(bitsOf64(results[0]!)));
   });
 
+  for (const saturated of [false, true])
+    it(`nested variants (certified chains of updates) equal ordered sums, ${saturated ? 'saturated' : 'soft'} model`, async () => {
+      const H = 32;
+      const model = randomModel(H, saturated ? 11 : 12);
+      if (saturated) for (let i = 0; i < model.Wx.length; i++) model.Wx[i] = model.Wx[i]! * 8;
+      const text = randomText(400, 5);
+      const r = rng(99);
+      const order = Array.from({ length: H }, (_, j) => j).sort(() => r() - 0.5);
+      const rows: { keep: number[]; snap: number[] }[] = [];
+      for (let k = 0; k <= H; k++) rows.push({ keep: order.filter((_, i) => i >= k), snap: [] }); // cumulative
+      for (let k = 1; k <= H; k += 3) rows.push({ keep: order.slice(0, k), snap: [] }); // keep-top-k
+      for (let k = 0; k < H; k++) rows.push({ keep: order, snap: order.slice(0, k) }); // growing sign snaps
+      for (let k = 0; k < 10; k++) rows.push({ keep: order.slice(k), snap: order.slice(k, 2 * k) }); // mixed
+      const V = rows.length;
+      const keep = new Uint8Array(V * H);
+      const snap = new Uint8Array(V * H);
+      rows.forEach((row, v) => {
+        for (const j of row.keep) keep[v * H + j] = 1;
+        for (const j of row.snap) snap[v * H + j] = 1;
+      });
+      let ref: BigUint64Array | undefined;
+      for (const [name, be] of backends) {
+        const tr = await be.forward(model, text.subarray(0, 399));
+        const req = { model, states: tr.states, targets: text.subarray(1), keep, snap, bits: true };
+        for (const method of ['ordered', 'certified'] as const) {
+          const got = bitsOf64((await be.readout({ ...req, method })).bits!);
+          if (!ref) ref = got;
+          expect(firstDiff(got, ref), `${name}/${method}`).toBe(-1);
+        }
+      }
+    });
+
   it('certified readout is skipped (ordered used) for states outside [-1, 1]', async () => {
     const model = randomModel(4, 1);
     const states = new Float32Array(8).fill(2);

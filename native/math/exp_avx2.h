@@ -48,8 +48,13 @@ __attribute__((target("avx2"))) inline __m256d exp4_avx2(__m256d x) {
   using namespace data;
   const __m256d ax = _mm256_and_pd(x, _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL)));
   // Ordered compares are false for NaN, so NaN lanes leave the fast path.
-  const __m256d fast = _mm256_and_pd(_mm256_cmp_pd(ax, _mm256_set1_pd(0x1p-54), _CMP_GE_OQ),
-                                     _mm256_cmp_pd(ax, _mm256_set1_pd(512.0), _CMP_LT_OQ));
+  // x = +-0 also takes the fast path: it yields exactly 1.0 there (k = 0, table entry 0
+  // has tail 0), the same as the scalar tiny-|x| branch 1.0 + x; a softmax's own maximum
+  // always gives one such lane.
+  const __m256d fast = _mm256_and_pd(
+      _mm256_or_pd(_mm256_cmp_pd(ax, _mm256_set1_pd(0x1p-54), _CMP_GE_OQ),
+                   _mm256_cmp_pd(ax, _mm256_setzero_pd(), _CMP_EQ_OQ)),
+      _mm256_cmp_pd(ax, _mm256_set1_pd(512.0), _CMP_LT_OQ));
   const int fast_mask = _mm256_movemask_pd(fast);
 
   const __m256d shift = _mm256_set1_pd(kExpShift);

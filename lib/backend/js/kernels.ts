@@ -62,35 +62,70 @@ export interface ReadoutJsArgs {
   shouldStop?: () => boolean;
 }
 
-/** One variant: kept terms in j order, and its changes relative to the full model. */
+const ABSENT = 0;
+const VALUE = 1;
+const SIGN = 2;
+
+/**
+ * One variant: its kept terms in j order (ordered sums) and, for the certified method, the
+ * cheapest exact route to its logits: re-sum the kept terms ('ordered'), update the full
+ * sums ('full'), or update the previous variant's logits ('previous'). Same rule as
+ * native/readout.cc.
+ */
 interface Plan {
   kept: Int32Array;
   keptSnap: Uint8Array;
-  removed: number[];
-  snapped: number[];
-  delta: boolean;
+  use: Uint8Array;
+  base: 'ordered' | 'full' | 'previous';
+  /** Triples (j, from, to): remove the `from` term of neuron j, add the `to` term. */
+  ops: Int32Array;
 }
 
 function makePlan(keep: Uint8Array, snap: Uint8Array | undefined, v: number, H: number): Plan {
   const kept: number[] = [];
   const keptSnap: number[] = [];
-  const removed: number[] = [];
-  const snapped: number[] = [];
+  const use = new Uint8Array(H);
   for (let j = 0; j < H; j++) {
     const s = snap !== undefined && snap[v * H + j] !== 0;
     if (keep[v * H + j] !== 0) {
       kept.push(j);
       keptSnap.push(s ? 1 : 0);
-      if (s) snapped.push(j);
-    } else removed.push(j);
+      use[j] = s ? SIGN : VALUE;
+    }
   }
-  return {
-    kept: Int32Array.from(kept),
-    keptSnap: Uint8Array.from(keptSnap),
-    removed,
-    snapped,
-    delta: removed.length + 2 * snapped.length < kept.length,
-  };
+  return { kept: Int32Array.from(kept), keptSnap: Uint8Array.from(keptSnap), use, base: 'ordered', ops: new Int32Array(0) };
+}
+
+function diffOps(from: Uint8Array, to: Uint8Array): { ops: Int32Array; cost: number } {
+  const ops: number[] = [];
+  let cost = 0;
+  for (let j = 0; j < to.length; j++)
+    if (from[j] !== to[j]) {
+      ops.push(j, from[j]!, to[j]!);
+      cost += (from[j] !== ABSENT ? 1 : 0) + (to[j] !== ABSENT ? 1 : 0);
+    }
+  return { ops: Int32Array.from(ops), cost };
+}
+
+function chooseBases(plans: Plan[]): void {
+  if (plans.length === 0) return;
+  const full = new Uint8Array(plans[0]!.use.length).fill(VALUE);
+  plans.forEach((p, i) => {
+    let best = p.kept.length;
+    const f = diffOps(full, p.use);
+    if (f.cost < best) {
+      best = f.cost;
+      p.base = 'full';
+      p.ops = f.ops;
+    }
+    if (i > 0) {
+      const d = diffOps(plans[i - 1]!.use, p.use);
+      if (d.cost < best) {
+        p.base = 'previous';
+        p.ops = d.ops;
+      }
+    }
+  });
 }
 
 const sign = (h: number): number => (h >= 0 ? 1 : -1);
@@ -153,7 +188,10 @@ export function readoutJs(a: ReadoutJsArgs): { method: ReadoutMethod; fallbacks:
   const T = targets.length;
   const plans: Plan[] = [];
   for (let v = a.v0; v < a.v1; v++) plans.push(makePlan(keep, snap, v, H));
-  const logit = new Float64Array(VOCAB);
+  chooseBases(plans);
+  // Logits of the current and the previous variant (a 'previous' base reads the other one).
+  const logitA = new Float64Array(VOCAB);
+  const logitB = new Float64Array(VOCAB);
   const e = new Float64Array(VOCAB);
   const total = new Float64Array(a.v1 - a.v0);
   let certified = a.method === 'certified';
@@ -184,22 +222,26 @@ export function readoutJs(a: ReadoutJsArgs): { method: ReadoutMethod; fallbacks:
     }
     for (let i = 0; i < plans.length; i++) {
       const p = plans[i]!;
-      if (cert && p.delta) {
-        logit.set(S);
-        for (const j of p.removed) {
+      const logit = i % 2 === 0 ? logitA : logitB;
+      if (cert && p.base !== 'ordered') {
+        logit.set(p.base === 'full' ? S : i % 2 === 0 ? logitB : logitA);
+        const { ops } = p;
+        for (let q = 0; q < ops.length; q += 3) {
+          const j = ops[q]!;
           const hj = states[hb + j]!;
-          for (let o = 0; o < VOCAB; o++) logit[o] = logit[o]! - fround(Wy[o * H + j]! * hj);
-        }
-        for (const j of p.snapped) {
-          const hj = states[hb + j]!;
-          const sj = sign(hj);
-          for (let o = 0; o < VOCAB; o++) {
-            logit[o] = logit[o]! - fround(Wy[o * H + j]! * hj);
-            logit[o] = logit[o]! + fround(Wy[o * H + j]! * sj);
+          const from = ops[q + 1] === SIGN ? sign(hj) : hj;
+          const to = ops[q + 2] === SIGN ? sign(hj) : hj;
+          const hasFrom = ops[q + 1] !== ABSENT;
+          const hasTo = ops[q + 2] !== ABSENT;
+          for (let o = 0, w = j; o < VOCAB; o++, w += H) {
+            let x = logit[o]!;
+            if (hasFrom) x = x - fround(Wy[w]! * from);
+            if (hasTo) x = x + fround(Wy[w]! * to);
+            logit[o] = x;
           }
         }
         for (const o of uncertified) logit[o] = orderedLogit(Wy, by, H, p, states, hb, o);
-        if (p.removed.length > 0 || p.snapped.length > 0) fallbacks += uncertified.length;
+        fallbacks += uncertified.length;
       } else {
         for (let o = 0; o < VOCAB; o++) logit[o] = orderedLogit(Wy, by, H, p, states, hb, o);
       }

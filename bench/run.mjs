@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// Benchmarks (never run by tests). Method (notes/conventions.md): model and data already in
+// memory, formatting excluded, 1 warm-up then the median of 5 runs. Compared with the
+// originals' recorded times (notes/baselines.md). Usage: npm run bench [-- --quick]
+import os from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Analysis, NeuronSuite, parseModel, selectBackend, loadAddon } from '../dist/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const shared = path.resolve(root, '..', 'shared', 'reference');
+const quick = process.argv.includes('--quick');
+const RUNS = quick ? 3 : 5;
+
+function reference() {
+  const mf = path.join(shared, 'sat_model.bin');
+  if (!existsSync(mf)) {
+    console.error(`bench: needs ../shared/reference (not found at ${shared})`);
+    process.exit(2);
+  }
+  const model = parseModel(new Uint8Array(readFileSync(mf)), mf, { hidden: 128 });
+  const data = new Uint8Array(readFileSync(path.join(shared, 'enwik_1024.txt'))).subarray(0, 1024);
+  return { model, data };
+}
+
+async function median(fn) {
+  await fn();
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const { model, data } = reference();
+const ORIGINAL_Q3_MS = 7100;
+const rows = [];
+const configs = [];
+if (loadAddon()) {
+  const avx2 = loadAddon().info().avx2;
+  for (const isa of avx2 ? ['avx2', 'scalar'] : ['scalar']) for (const threads of [1, 2]) configs.push({ backend: 'native', isa, threads });
+}
+configs.push({ backend: 'js' });
+
+for (const cfg of configs) {
+  const backend = selectBackend(cfg);
+  const label = cfg.backend === 'js' ? 'js' : `native ${cfg.isa}, ${cfg.threads} thread${cfg.threads > 1 ? 's' : ''}`;
+  // The whole q3 study: forward pass + 320 readout variants, trajectory not cached between runs.
+  const ms = await median(() => new NeuronSuite().run(new Analysis({ model, data, backend })));
+  rows.push({ what: 'q3_neurons suite', label, ms, ratio: ORIGINAL_Q3_MS / ms });
+  console.error(`${label}: ${ms.toFixed(1)} ms`);
+}
+
+// Variants per second: 10,000 random single/multi-neuron readout knockouts at n = 1024.
+if (loadAddon()) {
+  const backend = selectBackend({ backend: 'native', threads: 2 });
+  const an = new Analysis({ model, data, backend });
+  await an.trajectory();
+  let s = 12345;
+  const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const variants = Array.from({ length: 10_000 }, () => ({ knockout: Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => Math.floor(rnd() * 128)) }));
+  const ms = await median(() => an.meanBpc(variants));
+  rows.push({ what: '10,000 readout variants (n=1024)', label: `native ${backend.isa}, 2 threads`, ms, ratio: null, vps: 10_000 / (ms / 1000) });
+}
+
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+console.log(`\nmachine: ${cpu}, ${os.cpus().length} cores, node ${process.versions.node}; ${new Date().toISOString().slice(0, 10)}; median of ${RUNS} after 1 warm-up\n`);
+console.log('| benchmark | configuration | median ms | vs original (7.1 s) | variants/s |');
+console.log('|---|---|---|---|---|');
+for (const r of rows)
+  console.log(`| ${r.what} | ${r.label} | ${r.ms.toFixed(1)} | ${r.ratio ? `${r.ratio.toFixed(0)}×` : ''} | ${r.vps ? Math.round(r.vps).toLocaleString('en-US') : ''} |`);
