@@ -13,7 +13,7 @@ export interface BackendOptions {
   backend?: BackendName;
   /** Native code path: 'avx2' or 'scalar'; default: SATRNN_ISA, else the best the CPU has. */
   isa?: 'avx2' | 'scalar';
-  /** Worker threads for native batches; default: SATRNN_THREADS, else all cores. */
+  /** Worker threads for batches (native threads or js worker_threads); default: SATRNN_THREADS, else all cores. */
   threads?: number;
 }
 
@@ -30,22 +30,22 @@ export function selectBackend(opts: BackendOptions = {}): Backend {
   const requested = opts.backend ?? envChoice('SATRNN_BACKEND', ['native', 'js'] as const);
   if (requested !== undefined && requested !== 'native' && requested !== 'js')
     throw new SatrnnError('BAD_OPTION', `unknown backend '${String(requested)}'; use native or js`);
-  if (requested === 'js') return new JsBackend();
+  let threads = opts.threads;
+  if (threads === undefined && process.env.SATRNN_THREADS) threads = Number(process.env.SATRNN_THREADS);
+  threads ??= Math.max(1, os.availableParallelism());
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256)
+    throw new SatrnnError('BAD_OPTION', `threads must be an integer from 1 to 256 (got ${threads})`);
+  if (requested === 'js') return new JsBackend(threads);
   const addon = loadAddon();
   if (!addon) {
     if (requested === 'native')
       throw new SatrnnError('BACKEND_UNAVAILABLE', `the native backend is not available: ${nativeLoadError()}`);
-    return new JsBackend();
+    return new JsBackend(threads);
   }
   const info = addon.info();
   const isa = opts.isa ?? envChoice('SATRNN_ISA', ['avx2', 'scalar'] as const) ?? (info.avx2 ? 'avx2' : 'scalar');
   if (isa !== 'avx2' && isa !== 'scalar') throw new SatrnnError('BAD_OPTION', `unknown ISA '${String(isa)}'; use avx2 or scalar`);
   if (isa === 'avx2' && !info.avx2)
     throw new SatrnnError('BACKEND_UNAVAILABLE', 'AVX2 was requested but this CPU (or this build) has no AVX2; use SATRNN_ISA=scalar');
-  let threads = opts.threads;
-  if (threads === undefined && process.env.SATRNN_THREADS) threads = Number(process.env.SATRNN_THREADS);
-  threads ??= Math.max(1, os.availableParallelism());
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256)
-    throw new SatrnnError('BAD_OPTION', `threads must be an integer from 1 to 256 (got ${threads})`);
   return new NativeBackend(addon, isa, threads);
 }
