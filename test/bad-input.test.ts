@@ -174,3 +174,24 @@ describe.skipIf(!addon)('bad input: the addon validates before touching memory',
     expect(() => addon!.readout(base, 42 as never)).toThrow(/onProgress/);
   });
 });
+
+describe('Ctrl-C', () => {
+  it('SIGINT stops a long run cleanly: exit 130, one line, no partial output', async () => {
+    const { randomModel, randomText } = await import('./models.js');
+    const { spawn } = await import('node:child_process');
+    const m = randomModel(128, 1);
+    const mf = file('big.bin', m.toBytes());
+    const tf = file('big.txt', randomText(20000, 2));
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'satrnn.js'), 'knockout', '-m', mf, '-d', tf, '--backend', 'js', '--threads', '1']);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    setTimeout(() => child.kill('SIGINT'), 1500);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/satrnn: interrupted/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stdout).toBe('');
+  }, 60_000);
+});

@@ -49,3 +49,6 @@ export function emit(text: string, outFile?: string): void {
 export function warn(message: string): void {
   process.stderr.write(`satrnn: warning: ${message}\n`);
 }
+
+/** Aborted by Ctrl-C (SIGINT) while a CLI command runs; commands pass it to long work. */
+export const interrupt = new AbortController();

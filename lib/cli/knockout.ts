@@ -7,7 +7,7 @@ import { ReadoutKnockout, type ReadoutKnockoutResult } from '../experiments/knoc
 import { formatKnockoutCsv, formatKnockoutTable } from '../format/knockout.js';
 import { loadModel } from '../model.js';
 import { VERSION } from '../version.js';
-import { backendOptions, emit, parseIntOption, type BackendFlags } from './common.js';
+import { backendOptions, emit, interrupt, parseIntOption, type BackendFlags } from './common.js';
 import { progressBar } from './progress.js';
 
 interface KnockoutFlags extends BackendFlags {
@@ -45,8 +45,12 @@ export function registerKnockout(program: Command): void {
         const model = loadModel(file);
         const an = new Analysis({ model, data, backend: opts });
         const bar = progressBar(`knockout ${file}`);
-        const result = await new ReadoutKnockout().run(an, { onProgress: bar.update });
-        bar.stop();
+        let result: ReadoutKnockoutResult;
+        try {
+          result = await new ReadoutKnockout().run(an, { onProgress: bar.update, signal: interrupt.signal });
+        } finally {
+          bar.stop();
+        }
         runs.push({ file, sha256: sha256(model.toBytes()), result, backend: an.backend.name, isa: an.backend.isa });
       }
       const top = flags.top;

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { SatrnnError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { interrupt } from './common.js';
 import { registerInfo } from './info.js';
 import { registerKnockout } from './knockout.js';
 import { registerReproduce } from './reproduce.js';
@@ -26,6 +27,12 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   const debug = argv.includes('--debug');
+  // First Ctrl-C: abort the running work and exit 130 cleanly; a second one exits at once.
+  const onSigint = (): void => {
+    if (interrupt.signal.aborted) process.exit(130);
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSigint);
   try {
     await program.parseAsync(argv);
     return 0;
@@ -33,6 +40,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return 0; // --help, --version
       return 2; // commander already printed the message
+    }
+    if (err instanceof SatrnnError && err.code === 'ABORTED' && interrupt.signal.aborted) {
+      process.stderr.write('\nsatrnn: interrupted\n');
+      return 130;
     }
     if (err instanceof SatrnnError) {
       process.stderr.write(`satrnn: ${err.message}\n`);
@@ -43,5 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     else process.stderr.write('satrnn: (run again with --debug for a stack trace, and please report it)\n');
     return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
   }
 }

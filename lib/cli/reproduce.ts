@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { PROGRAMS, reproduce } from '../reproduce.js';
-import { backendOptions, emit, parseIntOption, warn, type BackendFlags } from './common.js';
+import { backendOptions, emit, interrupt, parseIntOption, warn, type BackendFlags } from './common.js';
 import { progressBar } from './progress.js';
 
 interface ReproduceFlags extends BackendFlags {
@@ -35,6 +35,7 @@ export function registerReproduce(program: Command): void {
           backend: backendOptions(flags),
           onWarning: warn,
           onProgress: bar.update,
+          signal: interrupt.signal,
         });
         bar.stop();
         emit(text, flags.output);
