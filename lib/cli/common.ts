@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import type { BackendOptions } from '../backend/index.js';
 import { SatrnnError } from '../errors.js';
@@ -52,3 +53,27 @@ export function warn(message: string): void {
 
 /** Aborted by Ctrl-C (SIGINT) while a CLI command runs; commands pass it to long work. */
 export const interrupt = new AbortController();
+
+/** Expands folders given as --model into their *.bin files (sorted by name). */
+export function expandModelPaths(paths: string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    let isDir = false;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch {
+      // a missing file is reported by the loader, with its role
+    }
+    if (!isDir) {
+      out.push(p);
+      continue;
+    }
+    const files = readdirSync(p)
+      .filter((f) => f.endsWith('.bin'))
+      .sort()
+      .map((f) => path.join(p, f));
+    if (files.length === 0) throw new SatrnnError('BAD_OPTION', `model folder ${p} contains no .bin files`);
+    out.push(...files);
+  }
+  return out;
+}

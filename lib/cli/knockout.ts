@@ -7,7 +7,7 @@ import { ReadoutKnockout, type ReadoutKnockoutResult } from '../experiments/knoc
 import { formatKnockoutCsv, formatKnockoutTable } from '../format/knockout.js';
 import { loadModel } from '../model.js';
 import { VERSION } from '../version.js';
-import { backendOptions, emit, interrupt, parseIntOption, type BackendFlags } from './common.js';
+import { backendOptions, emit, expandModelPaths, interrupt, parseIntOption, type BackendFlags } from './common.js';
 import { progressBar } from './progress.js';
 
 interface KnockoutFlags extends BackendFlags {
@@ -25,7 +25,7 @@ export function registerKnockout(program: Command): void {
   program
     .command('knockout')
     .description('rank neurons by the bpc increase when their readout (Wy column) is removed')
-    .addOption(new Option('-m, --model <file>', 'model file (repeat for several models)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .addOption(new Option('-m, --model <file>', 'model file or folder of .bin files (repeatable)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .option('-d, --data <file>', 'text to evaluate on (any bytes, at least 2)')
     .addOption(new Option('--top <n>', 'show only the N most important neurons').argParser(parseIntOption(1, 1 << 16)))
     .option('--json', 'JSON output with provenance')
@@ -41,7 +41,7 @@ export function registerKnockout(program: Command): void {
       const data = loadData(flags.data);
       const opts = backendOptions(flags);
       const runs: { file: string; sha256: string; result: ReadoutKnockoutResult; backend: string; isa: string }[] = [];
-      for (const file of flags.model) {
+      for (const file of expandModelPaths(flags.model)) {
         const model = loadModel(file);
         const an = new Analysis({ model, data, backend: opts });
         const bar = progressBar(`knockout ${file}`);
@@ -61,6 +61,7 @@ export function registerKnockout(program: Command): void {
             satrnn: VERSION,
             backend: runs[0]?.backend,
             isa: runs[0]?.isa,
+            readoutMethod: 'certified',
             data: { file: flags.data, bytes: data.length, sha256: sha256(data) },
             options: { top: top ?? null },
           },

@@ -1,0 +1,60 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Analysis } from '../lib/experiments/analysis.js';
+import { ReadoutKnockout } from '../lib/experiments/knockout.js';
+import { repoRoot } from './helpers.js';
+import { randomModel, randomText } from './models.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'satrnn-ko-'));
+const models = [randomModel(5, 1), randomModel(9, 2)];
+const folder = path.join(dir, 'models');
+mkdirSync(folder);
+models.forEach((m, i) => writeFileSync(path.join(folder, `m${i}.bin`), m.toBytes()));
+const text = randomText(300, 3);
+const dataFile = path.join(dir, 'text.bin');
+writeFileSync(dataFile, text);
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'satrnn.js'), ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('satrnn knockout', () => {
+  it('JSON: schema, provenance, and the same numbers as the API, for every model of a folder', async () => {
+    const r = cli('knockout', '--model', folder, '--data', dataFile, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.schema).toBe('satrnn.knockout/1');
+    expect(doc.provenance.satrnn).toMatch(/^\d+\.\d+\.\d+/);
+    expect(doc.provenance.data.sha256).toBe(createHash('sha256').update(text).digest('hex'));
+    expect(doc.models).toHaveLength(2);
+    for (let i = 0; i < 2; i++) {
+      const m = models[i]!;
+      const want = await new ReadoutKnockout().run(new Analysis({ model: m, data: text, backend: { backend: 'js' } }));
+      const got = doc.models[i];
+      expect(got.hidden).toBe(m.hidden);
+      expect(got.sha256).toBe(createHash('sha256').update(m.toBytes()).digest('hex'));
+      expect(got.baseline).toBe(want.baseline);
+      expect(got.ranking).toEqual(want.ranking);
+      expect(got.neurons.map((n: { delta: number }) => n.delta)).toEqual(want.ranking.map((j) => want.neurons[j]!.delta));
+    }
+  });
+  it('CSV and --top; table to a file with -o', () => {
+    const csv = cli('knockout', '-m', path.join(folder, 'm1.bin'), '-d', dataFile, '--csv', '--top', '4');
+    expect(csv.status).toBe(0);
+    const lines = csv.stdout.trim().split('\n');
+    expect(lines[0]).toBe('model,rank,neuron,baseline_bpc,knockout_bpc,delta_bpc,wy_norm,mean_abs_h');
+    expect(lines).toHaveLength(5);
+    const out = path.join(dir, 'table.txt');
+    const t = cli('knockout', '-m', path.join(folder, 'm0.bin'), '-d', dataFile, '-o', out);
+    expect(t.status).toBe(0);
+    expect(t.stdout).toBe('');
+    const table = readFileSync(out, 'utf8');
+    expect(table).toMatch(/hidden=5, baseline \d+\.\d{4} bpc/);
+    expect(table.trim().split('\n')).toHaveLength(2 + 5);
+  });
+});
