@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/cpu.cc",
         "native/readout.cc",
+        "native/train.cc",
         "native/trajectory.cc"
       ],
       "include_dirs": [

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "math/exp_avx2.h"
 #include "model_layout.h"
 #include "readout.h"
+#include "train.h"
 #include "trajectory.h"
 
 namespace {
@@ -91,35 +93,29 @@ const int32_t* get_cancel(Napi::Env env, const Napi::Object& o, Pins& pins) {
   return c.Data();
 }
 
-class ForwardWorker : public Napi::AsyncWorker {
+// A Promise-settling worker around two closures: `work` runs off the main thread, `done`
+// builds the resolved value on it. Pins keep the JS arrays `work` reads alive.
+class TaskWorker : public Napi::AsyncWorker {
  public:
-  ForwardWorker(Napi::Env env, Pins pins, const float* w, size_t H, const uint8_t* bytes, size_t steps,
-                const float* h0, Isa isa)
+  TaskWorker(Napi::Env env, Pins pins, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), pins_(std::move(pins)),
-        w_(w), H_(H), bytes_(bytes), steps_(steps), h0_(h0), isa_(isa) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    out_.resize(steps_ * H_);
-    satrnn::ModelView m(w_, H_);
-    satrnn::forward(m, bytes_, steps_, h0_, out_.data(), isa_);
+        work_(std::move(work)), done_(std::move(done)) {}
+  static Napi::Promise Start(Napi::Env env, Pins pins, std::function<void()> work,
+                             std::function<Napi::Value(Napi::Env)> done) {
+    auto* w = new TaskWorker(env, std::move(pins), std::move(work), std::move(done));
+    auto p = w->deferred_.Promise();
+    w->Queue();
+    return p;
   }
-  void OnOK() override {
-    auto arr = Napi::Float32Array::New(Env(), out_.size());
-    if (!out_.empty()) std::memcpy(arr.Data(), out_.data(), out_.size() * sizeof(float));
-    deferred_.Resolve(arr);
-  }
+  void Execute() override { work_(); }
+  void OnOK() override { deferred_.Resolve(done_(Env())); }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
   Napi::Promise::Deferred deferred_;
   Pins pins_;
-  const float* w_;
-  size_t H_;
-  const uint8_t* bytes_;
-  size_t steps_;
-  const float* h0_;
-  Isa isa_;
-  std::vector<float> out_;
+  std::function<void()> work_;
+  std::function<Napi::Value(Napi::Env)> done_;
 };
 
 // forward({weights, hidden, bytes, h0?, isa}) -> Promise<Float32Array [steps*H]>
@@ -142,10 +138,18 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
     h0 = a.Data();
   }
   Isa isa = get_isa(env, o);
-  auto* worker = new ForwardWorker(env, std::move(pins), w.Data(), H, bytes.Data(), bytes.ElementLength(), h0, isa);
-  auto p = worker->Promise();
-  worker->Queue();
-  return p;
+  const float* wp = w.Data();
+  const uint8_t* bp = bytes.Data();
+  const size_t steps = bytes.ElementLength();
+  auto out = std::make_shared<std::vector<float>>(steps * H);
+  return TaskWorker::Start(
+      env, std::move(pins),
+      [=]() { satrnn::forward(satrnn::ModelView(wp, H), bp, steps, h0, out->data(), isa); },
+      [out](Napi::Env e) {
+        auto arr = Napi::Float32Array::New(e, out->size());
+        if (!out->empty()) std::memcpy(arr.Data(), out->data(), out->size() * sizeof(float));
+        return arr;
+      });
 }
 
 class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
@@ -345,25 +349,6 @@ Napi::Value MathF64(const Napi::CallbackInfo& info) {
   return out;
 }
 
-class ChecksumWorker : public Napi::AsyncWorker {
- public:
-  ChecksumWorker(Napi::Env env, float (*f)(float))
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), f_(f) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { h_ = satrnn::gmath::checksum_all_f32(f_); }
-  void OnOK() override {
-    char buf[17];
-    snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h_));
-    deferred_.Resolve(Napi::String::New(Env(), buf));
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  float (*f_)(float);
-  uint64_t h_ = 0;
-};
-
 // checksumF32(name) -> Promise<hex string>: the 00-common §7b FNV checksum over all 2^32 inputs.
 Napi::Value ChecksumF32(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -375,10 +360,108 @@ Napi::Value ChecksumF32(const Napi::CallbackInfo& info) {
   else if (name == "logf") f = satrnn::gmath::logf;
   else if (name == "cosf") f = satrnn::gmath::cosf;
   else range_error(env, "unknown float function " + name);
-  auto* w = new ChecksumWorker(env, f);
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+  auto h = std::make_shared<uint64_t>(0);
+  return TaskWorker::Start(
+      env, Pins{}, [f, h]() { *h = satrnn::gmath::checksum_all_f32(f); },
+      [h](Napi::Env e) {
+        char buf[17];
+        snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(*h));
+        return Napi::String::New(e, buf);
+      });
+}
+
+float get_float(Napi::Env env, const Napi::Object& o, const char* key, bool positive) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) type_error(env, std::string(key) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  const float f = static_cast<float>(d);
+  if (!std::isfinite(d) || static_cast<double>(f) != d || (positive && !(f > 0.0f)))
+    range_error(env, std::string(key) + " must be a finite float32 value" + (positive ? " > 0" : ""));
+  return f;
+}
+
+Napi::Uint8Array get_train_data(Napi::Env env, const Napi::Object& o) {
+  auto data = typed<uint8_t>(env, o.Get("data"), "data");
+  if (data.ElementLength() < 2) range_error(env, "data must hold at least 2 bytes");
+  return data;
+}
+
+// trainInit({hidden, seed}) -> Float32Array: the original's initial weights (any H).
+Napi::Value TrainInit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "trainInit expects an options object");
+  auto o = info[0].As<Napi::Object>();
+  const size_t H = get_size(env, o, "hidden", 1, kMaxHidden);
+  const uint32_t seed = static_cast<uint32_t>(get_size(env, o, "seed", 0, 0xffffffffu));
+  auto w = Napi::Float32Array::New(env, satrnn::param_count(H));
+  satrnn::train_init(w.Data(), H, seed);
+  return w;
+}
+
+// trainEpoch({weights, hidden, data, lr, lrPeak, bptt, clip, isa, cancel?}) -> Promise<train bpc>.
+// Updates `weights` in place: the caller must not touch it until the promise settles.
+Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "trainEpoch expects an options object");
+  auto o = info[0].As<Napi::Object>();
+  Pins pins;
+  size_t H;
+  auto w = get_weights(env, o, &H);
+  pins.add(w);
+  auto data = get_train_data(env, o);
+  pins.add(data);
+  satrnn::TrainParams p;
+  p.H = H;
+  p.bptt = static_cast<int>(get_size(env, o, "bptt", 1, 1u << 20));
+  p.lr_peak = get_float(env, o, "lrPeak", true);
+  p.clip = get_float(env, o, "clip", true);
+  const float lr = get_float(env, o, "lr", true);
+  const Isa isa = get_isa(env, o);
+  const int32_t* cancel = get_cancel(env, o, pins);
+  float* wp = w.Data();
+  const uint8_t* dp = data.Data();
+  const size_t len = data.ElementLength();
+  auto result = std::make_shared<double>(0.0);
+  return TaskWorker::Start(
+      env, std::move(pins),
+      [=]() {
+        // The C++ kernel polls an atomic<bool>; mirror the JS flag into one from a watcher.
+        std::atomic<bool> stop{false};
+        std::atomic<bool> finished{false};
+        std::thread watcher;
+        if (cancel)
+          watcher = std::thread([&]() {
+            while (!finished.load()) {
+              if (__atomic_load_n(cancel, __ATOMIC_RELAXED) != 0) stop.store(true);
+              std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+          });
+        *result = satrnn::train_epoch(wp, dp, len, lr, p, isa, &stop);
+        finished.store(true);
+        if (watcher.joinable()) watcher.join();
+      },
+      [result](Napi::Env e) { return Napi::Number::New(e, *result); });
+}
+
+// evalBpc({weights, hidden, data, isa}) -> Promise<bpc>: the trainer's float evaluation.
+Napi::Value EvalBpc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "evalBpc expects an options object");
+  auto o = info[0].As<Napi::Object>();
+  Pins pins;
+  size_t H;
+  auto w = get_weights(env, o, &H);
+  pins.add(w);
+  auto data = get_train_data(env, o);
+  pins.add(data);
+  const Isa isa = get_isa(env, o);
+  const float* wp = w.Data();
+  const uint8_t* dp = data.Data();
+  const size_t len = data.ElementLength();
+  auto result = std::make_shared<double>(0.0);
+  return TaskWorker::Start(
+      env, std::move(pins), [=]() { *result = satrnn::eval_bpc(wp, H, dp, len, isa); },
+      [result](Napi::Env e) { return Napi::Number::New(e, *result); });
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -407,6 +490,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mathF32", Napi::Function::New(env, MathF32));
   exports.Set("mathF64", Napi::Function::New(env, MathF64));
   exports.Set("checksumF32", Napi::Function::New(env, ChecksumF32));
+  exports.Set("trainInit", Napi::Function::New(env, TrainInit));
+  exports.Set("trainEpoch", Napi::Function::New(env, TrainEpoch));
+  exports.Set("evalBpc", Napi::Function::New(env, EvalBpc));
   return exports;
 }
 

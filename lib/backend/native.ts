@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SatrnnError, abortError, throwIfAborted } from '../errors.js';
 import type { Model } from '../model.js';
-import type { Backend, ReadoutRequest, ReadoutResult, RunOptions, Trajectory } from './types.js';
+import type { Backend, ReadoutRequest, ReadoutResult, RunOptions, TrainEpochParams, Trajectory } from './types.js';
 
 /** The addon's raw surface (native/addon.cc). */
 export interface NativeAddon {
@@ -29,6 +29,19 @@ export interface NativeAddon {
   mathF32(name: string, input: Float32Array): Float32Array;
   mathF64(name: string, input: Float64Array): Float64Array;
   checksumF32(name: string): Promise<string>;
+  trainInit(o: { hidden: number; seed: number }): Float32Array;
+  trainEpoch(o: {
+    weights: Float32Array;
+    hidden: number;
+    data: Uint8Array;
+    lr: number;
+    lrPeak: number;
+    bptt: number;
+    clip: number;
+    isa: number;
+    cancel?: Int32Array;
+  }): Promise<number>;
+  evalBpc(o: { weights: Float32Array; hidden: number; data: Uint8Array; isa: number }): Promise<number>;
 }
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -135,5 +148,25 @@ export class NativeBackend implements Backend {
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  async trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
+    throwIfAborted(signal);
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const onAbort = (): void => {
+      Atomics.store(cancel, 0, 1);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const bpc = await this.addon.trainEpoch({ weights, hidden, data, lr, ...params, isa: this.isaCode, cancel });
+      throwIfAborted(signal);
+      return bpc;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  evalBpc(weights: Float32Array, hidden: number, data: Uint8Array): Promise<number> {
+    return this.addon.evalBpc({ weights, hidden, data, isa: this.isaCode });
   }
 }

@@ -49,6 +49,16 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
+/** Hyper-parameters of one training epoch (sat_train.md, generalised). */
+export interface TrainEpochParams {
+  /** Predictions per truncated-BPTT window (original: 50). */
+  bptt: number;
+  /** Peak learning rate of the cosine schedule (original: 0.01f); float32. */
+  lrPeak: number;
+  /** Global gradient-norm clipping threshold (original: 5); float32. */
+  clip: number;
+}
+
 /** What every backend computes, bit for bit the same. */
 export interface Backend {
   readonly name: BackendName;
@@ -57,4 +67,8 @@ export interface Backend {
   /** Feeds bytes from h0 (default all +0.0) and returns the state after each byte. */
   forward(model: Model, bytes: Uint8Array, h0?: Float32Array): Promise<Trajectory>;
   readout(req: ReadoutRequest, opts?: RunOptions): Promise<ReadoutResult>;
+  /** One training epoch at learning rate `lr`; updates `weights` in place, returns the training bpc. */
+  trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number>;
+  /** The trainer's float evaluation (bpc) of weights on data. */
+  evalBpc(weights: Float32Array, hidden: number, data: Uint8Array): Promise<number>;
 }

@@ -5,6 +5,7 @@ import { interrupt } from './common.js';
 import { registerInfo } from './info.js';
 import { registerKnockout } from './knockout.js';
 import { registerReproduce } from './reproduce.js';
+import { registerTrain } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerReproduce(program);
   registerKnockout(program);
+  registerTrain(program);
   registerInfo(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;

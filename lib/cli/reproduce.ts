@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { PROGRAMS, reproduce } from '../reproduce.js';
+import { PROGRAMS, reproduce, usage } from '../reproduce.js';
 import { backendOptions, emit, interrupt, parseIntOption, warn, type BackendFlags } from './common.js';
 import { progressBar } from './progress.js';
 
@@ -21,12 +21,12 @@ export function registerReproduce(program: Command): void {
     .option('-o, --output <file>', 'write the output to a file instead of stdout')
     .addHelpText(
       'after',
-      `\nPrograms:\n${PROGRAMS.map((p) => `  ${p.name} ${p.args.map((a) => `<${a}>`).join(' ')}\n      ${p.summary}`).join('\n')}\n`,
+      `\nPrograms:\n${PROGRAMS.map((p) => `  ${usage(p)}\n      ${p.summary}`).join('\n')}\n`,
     )
     .action(async (name: string | undefined, args: string[], flags: ReproduceFlags, cmd: Command) => {
       if (flags.list || name === undefined) {
         if (!flags.list) cmd.error('error: missing program name; see `satrnn reproduce --list`', { exitCode: 2 });
-        emit(PROGRAMS.map((p) => `${p.name.padEnd(18)} ${p.args.map((a) => `<${a}>`).join(' ').padEnd(16)} ${p.summary}\n`).join(''));
+        emit(PROGRAMS.map((p) => `${usage(p).padEnd(52)} ${p.summary}\n`).join(''));
         return;
       }
       const bar = progressBar(name);

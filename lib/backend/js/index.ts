@@ -2,7 +2,8 @@ import os from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { SatrnnError, abortError, throwIfAborted } from '../../errors.js';
 import type { Model } from '../../model.js';
-import type { Backend, ReadoutRequest, ReadoutResult, RunOptions, Trajectory } from '../types.js';
+import type { Backend, ReadoutRequest, ReadoutResult, RunOptions, TrainEpochParams, Trajectory } from '../types.js';
+import { evalBpc, trainEpoch } from '../../train/kernels.js';
 import { forwardJs, readoutJs } from './kernels.js';
 import { runTasks, shared, sharedZeros, workersAvailable } from './pool.js';
 
@@ -119,5 +120,24 @@ export class JsBackend implements Backend {
     const fallbacks = replies.reduce((s, r) => s + (r.fallbacks ?? 0), 0);
     const used = replies.some((r) => r.method === 'ordered') ? 'ordered' : (req.method ?? 'certified');
     return { mean: new Float64Array(mean), ...(bits ? { bits: new Float64Array(bits) } : {}), method: used, fallbacks };
+  }
+
+  /**
+   * Training runs in a worker when workers are available (the weights travel through shared
+   * memory and are copied back), so a long epoch never blocks the event loop.
+   */
+  async trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
+    throwIfAborted(signal);
+    if (!workersAvailable()) return trainEpoch(weights, data, lr, { H: hidden, ...params });
+    const w = shared(weights);
+    const [reply] = await runTasks([{ type: 'trainEpoch', weights: w, hidden, data: shared(data), lr, params }], () => {}, signal, abortError);
+    weights.set(w);
+    return reply!.value!;
+  }
+
+  async evalBpc(weights: Float32Array, hidden: number, data: Uint8Array): Promise<number> {
+    if (!workersAvailable()) return evalBpc(weights, hidden, data);
+    const [reply] = await runTasks([{ type: 'evalBpc', weights: shared(weights), hidden, data: shared(data) }], () => {}, undefined, abortError);
+    return reply!.value!;
   }
 }

@@ -1,7 +1,8 @@
 // worker_threads entry of the js backend: runs kernels on shared memory, reports progress.
 import { parentPort } from 'node:worker_threads';
 import { Model } from '../../model.js';
-import type { ReadoutMethod } from '../types.js';
+import type { ReadoutMethod, TrainEpochParams } from '../types.js';
+import { evalBpc, trainEpoch } from '../../train/kernels.js';
 import { forwardJs, readoutJs } from './kernels.js';
 
 export type WorkerTask =
@@ -21,17 +22,29 @@ export type WorkerTask =
       v1: number;
       chunk: number;
     }
-  | { type: 'forward'; id: number; weights: Float32Array; hidden: number; bytes: Uint8Array; h0?: Float32Array; out: Float32Array };
+  | { type: 'forward'; id: number; weights: Float32Array; hidden: number; bytes: Uint8Array; h0?: Float32Array; out: Float32Array }
+  | { type: 'trainEpoch'; id: number; weights: Float32Array; hidden: number; data: Uint8Array; lr: number; params: TrainEpochParams }
+  | { type: 'evalBpc'; id: number; weights: Float32Array; hidden: number; data: Uint8Array };
 
 export type WorkerReply =
   | { type: 'progress'; id: number; done: number }
-  | { type: 'done'; id: number; method?: ReadoutMethod; fallbacks?: number }
+  | { type: 'done'; id: number; method?: ReadoutMethod; fallbacks?: number; value?: number }
   | { type: 'error'; id: number; message: string };
 
 const port = parentPort;
 if (port) {
   port.on('message', (task: WorkerTask) => {
     try {
+      if (task.type === 'trainEpoch') {
+        const value = trainEpoch(task.weights, task.data, task.lr, { H: task.hidden, ...task.params });
+        port.postMessage({ type: 'done', id: task.id, value } satisfies WorkerReply);
+        return;
+      }
+      if (task.type === 'evalBpc') {
+        const value = evalBpc(task.weights, task.hidden, task.data);
+        port.postMessage({ type: 'done', id: task.id, value } satisfies WorkerReply);
+        return;
+      }
       const model = new Model(task.weights, task.hidden, '<shared>');
       if (task.type === 'forward') {
         task.out.set(forwardJs(model, task.bytes, task.h0));

@@ -1,0 +1,9 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The project's own small default corpus (written for satrnn; see README). */
+export const DEFAULT_CORPUS = path.join(packageRoot, 'assets', 'default-corpus.txt');
+/** The default model: `satrnn train` on DEFAULT_CORPUS with the options in README. */
+export const DEFAULT_MODEL = path.join(packageRoot, 'assets', 'default-model.bin');

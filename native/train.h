@@ -1,0 +1,44 @@
+// sat_train kernels (spec sat_train.md): initialisation, learning-rate schedule, one
+// training epoch (truncated BPTT + global-norm clipping + SGD) and the trainer's float
+// evaluation, bit-exact with the original C at H = 128 and generalised to any H >= 1.
+//
+// All scratch memory is allocated per call (no globals), so concurrent calls on
+// different weight arrays are safe. Isa::Scalar and Isa::Avx2 give identical bytes;
+// Isa::Avx2 must only be requested when cpu_has_avx2() is true.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "model_layout.h"
+
+namespace satrnn {
+
+struct TrainParams {
+  size_t H;              // hidden units (128 reproduces the original)
+  int bptt = 50;         // predictions per window; windows hold bptt + 1 bytes, step bptt
+  float lr_peak = 0.01f; // cosine schedule peak (original: 0.01f)
+  float clip = 5.0f;     // global gradient-norm threshold (original: 5.0f)
+};
+
+// Fills weights[param_count(H)] as the original: glibc srand(seed); per hidden unit i the
+// Wx row then the Wh row, then the Wy rows; each draw r maps (in float) to
+// ((float)r / 2^31 - 0.5f) / (float)H; bh = by = 0.
+void train_init(float* weights, size_t H, uint32_t seed = 42);
+
+// Learning rate of epoch e (1-based) of E: lr_peak/2 * (1 + glibc cosf(pi*e/E)), all in
+// float, floored at lr_peak*0.01f. Equals the original for lr_peak = 0.01f.
+float train_lr(int epoch, int total_epochs, float lr_peak = 0.01f);
+
+// One training epoch over data[0..len-1] with learning rate lr; the hidden state starts
+// at zero. Updates weights in place and returns the training bpc (total window loss /
+// fround(chars * ln2)). If *cancel becomes true it is noticed between windows: the
+// function returns NaN at once, leaving the weights partially updated.
+double train_epoch(float* weights, const uint8_t* data, size_t len, float lr,
+                   const TrainParams& p, Isa isa, const std::atomic<bool>* cancel = nullptr);
+
+// The trainer's evaluation: float forward/readout/softmax over the whole data from h = 0,
+// mean of -logf(max(p, 1e-8f)) in double, divided by fround((float)(len-1) * ln2).
+double eval_bpc(const float* weights, size_t H, const uint8_t* data, size_t len, Isa isa);
+
+}  // namespace satrnn
