@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "cpu.h"
@@ -86,6 +87,16 @@ struct Params {
       : Wx(p), Wh(p + H * kVocab), bh(Wh + H * H), Wy(bh + H), by(Wy + kVocab * H) {}
 };
 
+// glibc expf as the reference machine computes it (its FMA build, gmath::expf). That build
+// and the plain one (gmath::expf_plain, no fused multiply-adds, cheaper without hardware
+// FMA) differ on exactly two of the 2^32 float inputs (exhaustive comparison of the two
+// ports), so the plain code serves every other input.
+inline float expf_exact(float x) {
+  const uint32_t u = gmath::detail::f2u(x);
+  if (u == 0x4202422fu || u == 0xc27c65d9u) return gmath::expf(x);  // 0x1.04845ep+5, -0x1.f8cbb2p+5
+  return gmath::expf_plain(x);
+}
+
 // Per-prediction loss from the float probabilities (spec: 1e-8f floor, glibc logf).
 inline float pred_loss(const float* prob, uint8_t target) {
   float q = prob[target];
@@ -102,7 +113,7 @@ inline void softmax_scalar(const float* logit, float* prob) {
   float e[kVocab];
   float sum = 0.0f;
   for (int o = 0; o < kVocab; ++o) {
-    e[o] = gmath::expf(logit[o] - m);
+    e[o] = expf_exact(logit[o] - m);
     sum = sum + e[o];
   }
   for (int o = 0; o < kVocab; ++o) prob[o] = e[o] / sum;
@@ -171,10 +182,22 @@ struct ScalarKernels {
     out[3] = s3;
   }
 
-  // y[j] = fround(y[j] + fround(a[j] * c)), independent per j (gcc may use SSE2 lanes,
-  // which is exact: no cross-lane arithmetic).
-  __attribute__((optimize("vect-cost-model=dynamic"))) static void axpy(float* __restrict y, const float* __restrict a, float c, size_t n) {
-    for (size_t j = 0; j < n; ++j) y[j] = y[j] + a[j] * c;
+  // y[j] = fround(y[j] + fround(a[j] * c)), independent per j. Unrolled by 4 so that
+  // gcc -O2 may pack the four independent lanes into one SSE2 operation (exact: no
+  // cross-lane arithmetic).
+  static void axpy(float* __restrict y, const float* __restrict a, float c, size_t n) {
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const float y0 = y[j] + a[j] * c;
+      const float y1 = y[j + 1] + a[j + 1] * c;
+      const float y2 = y[j + 2] + a[j + 2] * c;
+      const float y3 = y[j + 3] + a[j + 3] * c;
+      y[j] = y0;
+      y[j + 1] = y1;
+      y[j + 2] = y2;
+      y[j + 3] = y3;
+    }
+    for (; j < n; ++j) y[j] = y[j] + a[j] * c;
   }
 
   // Backward steps b, c (without dnext), e-row updates and f of one time step.
@@ -286,7 +309,7 @@ SATRNN_AVX2 void softmax_avx2(const float* logit, float* prob, bool fma) {
   if (fma) {
     for (int o = 0; o < kVocab; o += 8) expf8(d + o, e + o);
   } else {
-    for (int o = 0; o < kVocab; ++o) e[o] = gmath::expf(d[o]);
+    for (int o = 0; o < kVocab; ++o) e[o] = expf_exact(d[o]);
   }
   float sum = 0.0f;
   for (int o = 0; o < kVocab; ++o) sum = sum + e[o];
@@ -574,6 +597,7 @@ double eval_bpc_impl(const float* w, size_t H, const uint8_t* data, size_t len) 
 }  // namespace
 
 void train_init(float* weights, size_t H, uint32_t seed) {
+  if (H == 0) throw std::invalid_argument("train_init: hidden size must be >= 1");
   GlibcRand rng(seed);
   Params W(weights, H);
   const float fh = static_cast<float>(H);
@@ -609,6 +633,8 @@ float train_lr(int epoch, int total_epochs, float lr_peak) {
 
 double train_epoch(float* weights, const uint8_t* data, size_t len, float lr,
                    const TrainParams& p, Isa isa, const std::atomic<bool>* cancel) {
+  if (p.H == 0) throw std::invalid_argument("train_epoch: hidden size must be >= 1");
+  if (p.bptt < 1) throw std::invalid_argument("train_epoch: bptt must be >= 1");
 #if SATRNN_TRAIN_AVX2
   if (isa == Isa::Avx2 && cpu_has_avx2())
     return train_epoch_impl<Avx2Kernels>(weights, data, len, lr, p, cancel);
@@ -618,6 +644,7 @@ double train_epoch(float* weights, const uint8_t* data, size_t len, float lr,
 }
 
 double eval_bpc(const float* weights, size_t H, const uint8_t* data, size_t len, Isa isa) {
+  if (H == 0) throw std::invalid_argument("eval_bpc: hidden size must be >= 1");
 #if SATRNN_TRAIN_AVX2
   if (isa == Isa::Avx2 && cpu_has_avx2()) return eval_bpc_impl<Avx2Kernels>(weights, H, data, len);
 #endif

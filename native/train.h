@@ -2,6 +2,10 @@
 // training epoch (truncated BPTT + global-norm clipping + SGD) and the trainer's float
 // evaluation, bit-exact with the original C at H = 128 and generalised to any H >= 1.
 //
+// H = 0 or bptt < 1 throw std::invalid_argument; len < 2 is not rejected here and gives
+// the C results (no windows: tbpc = 0/0 = NaN; eval: NaN for len 1, -0.0 for len 0), so
+// callers should reject it (spec "Edge cases").
+//
 // All scratch memory is allocated per call (no globals), so concurrent calls on
 // different weight arrays are safe. Isa::Scalar and Isa::Avx2 give identical bytes;
 // Isa::Avx2 must only be requested when cpu_has_avx2() is true.

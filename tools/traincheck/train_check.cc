@@ -243,6 +243,18 @@ int main(int argc, char** argv) {
                 std::min(c.len, data.size()), bp[0], hs[0].c_str());
     if (hs.size() == 2) check(hs[0] == hs[1] && bp[0] == bp[1], "generalised config: ISAs agree");
   }
+  // Cancellation: a set flag stops the epoch before its first window (NaN result,
+  // weights untouched).
+  for (Isa isa : isas) {
+    std::vector<float> w(param_count(16)), w0;
+    train_init(w.data(), 16, 42);
+    w0 = w;
+    TrainParams p;
+    p.H = 16;
+    std::atomic<bool> stop{true};
+    const double r = train_epoch(w.data(), data.data(), data.size(), 0.01f, p, isa, &stop);
+    check(r != r && w == w0, "cancel flag stops the epoch");
+  }
   std::printf(failures ? "FAILED (%d)\n" : "ALL CHECKS PASSED\n", failures);
   return failures ? 1 : 0;
 }
