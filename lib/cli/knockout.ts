@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Command, Option } from 'commander';
+import { DEFAULT_CORPUS, DEFAULT_MODEL } from '../assets.js';
 import { loadData } from '../data.js';
 import { SatrnnError } from '../errors.js';
 import { Analysis } from '../experiments/analysis.js';
@@ -25,8 +26,8 @@ export function registerKnockout(program: Command): void {
   program
     .command('knockout')
     .description('rank neurons by the bpc increase when their readout (Wy column) is removed')
-    .addOption(new Option('-m, --model <file>', 'model file or folder of .bin files (repeatable)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
-    .option('-d, --data <file>', 'text to evaluate on (any bytes, at least 2)')
+    .addOption(new Option('-m, --model <file>', 'model file or folder of .bin files (repeatable; default: the embedded model)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .option('-d, --data <file>', 'text to evaluate on (any bytes, at least 2; default: the embedded corpus)')
     .addOption(new Option('--top <n>', 'show only the N most important neurons').argParser(parseIntOption(1, 1 << 16)))
     .option('--json', 'JSON output with provenance')
     .option('--csv', 'CSV output')
@@ -36,12 +37,13 @@ export function registerKnockout(program: Command): void {
     .addOption(new Option('--threads <n>', 'native worker threads').argParser(parseIntOption(1, 256)))
     .action(async (flags: KnockoutFlags) => {
       if (flags.json && flags.csv) throw new SatrnnError('BAD_OPTION', 'choose one of --json and --csv');
-      if (!flags.model?.length) throw new SatrnnError('BAD_OPTION', 'no model given: pass --model FILE (repeatable)');
-      if (!flags.data) throw new SatrnnError('BAD_OPTION', 'no data given: pass --data FILE');
-      const data = loadData(flags.data);
+      // No --model / --data: the embedded default model and the corpus it was trained on.
+      const modelPaths = flags.model?.length ? flags.model : [DEFAULT_MODEL];
+      const dataFile = flags.data ?? DEFAULT_CORPUS;
+      const data = loadData(dataFile);
       const opts = backendOptions(flags);
       const runs: { file: string; sha256: string; result: ReadoutKnockoutResult; backend: string; isa: string }[] = [];
-      for (const file of expandModelPaths(flags.model)) {
+      for (const file of expandModelPaths(modelPaths)) {
         const model = loadModel(file);
         const an = new Analysis({ model, data, backend: opts });
         const bar = progressBar(`knockout ${file}`);
@@ -62,7 +64,7 @@ export function registerKnockout(program: Command): void {
             backend: runs[0]?.backend,
             isa: runs[0]?.isa,
             readoutMethod: 'certified',
-            data: { file: flags.data, bytes: data.length, sha256: sha256(data) },
+            data: { file: dataFile, bytes: data.length, sha256: sha256(data) },
             options: { top: top ?? null },
           },
           models: runs.map((r) => ({
