@@ -515,7 +515,8 @@ double train_epoch_impl(float* w, const uint8_t* data, size_t len, float lr,
   const size_t n = param_count(H);
   K k(H);
   std::vector<float> g(n, 0.0f);
-  std::vector<float> hs((B + 1) * H), P(B * kVocab);
+  const size_t max_pred = std::max<size_t>(1, std::min(B, len > 0 ? len - 1 : 0));
+  std::vector<float> hs((max_pred + 1) * H), P(max_pred * kVocab);
   std::vector<float> dnext(H), dh(H), dr(H), h(H, 0.0f);
   alignas(32) float dy[kVocab];
   Params G(g.data(), H);

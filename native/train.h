@@ -8,7 +8,7 @@
 //
 // All scratch memory is allocated per call (no globals), so concurrent calls on
 // different weight arrays are safe. Isa::Scalar and Isa::Avx2 give identical bytes;
-// Isa::Avx2 must only be requested when cpu_has_avx2() is true.
+// Isa::Avx2 on a CPU without AVX2 (cpu_has_avx2() false) silently runs the scalar code.
 #pragma once
 #include <atomic>
 #include <cstddef>

@@ -276,8 +276,9 @@ export function trainEpoch(
   const oby = oWy + VOCAB * H;
 
   const g = new Float32Array(n);
-  const hs = new Float32Array((B + 1) * H);
-  const P = new Float32Array(B * VOCAB);
+  const maxPred = Math.max(1, Math.min(B, len - 1)); // predictions in the longest window
+  const hs = new Float32Array((maxPred + 1) * H);
+  const P = new Float32Array(maxPred * VOCAB);
   const scratch = new Float32Array(VOCAB);
   const dy = new Float32Array(VOCAB);
   const dh = new Float32Array(H);
