@@ -24,3 +24,19 @@ export { formatKnockoutTable, formatKnockoutCsv } from './format/knockout.js';
 export { sprintf } from './format/printf.js';
 export { reproduce, PROGRAMS, type ReproduceProgram, type ReproduceContext } from './reproduce.js';
 export { VERSION } from './version.js';
+export {
+  train,
+  initialModel,
+  isReportedEpoch,
+  resolveTrainOptions,
+  makeCheckpoint,
+  saveCheckpoint,
+  loadCheckpoint,
+  type TrainOptions,
+  type TrainResult,
+  type TrainState,
+  type EpochMetrics,
+  type TrainCheckpoint,
+  type ResolvedTrainOptions,
+} from './train/trainer.js';
+export { DEFAULT_CORPUS, DEFAULT_MODEL } from './assets.js';

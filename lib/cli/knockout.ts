@@ -53,7 +53,7 @@ export function registerKnockout(program: Command): void {
         } finally {
           bar.stop();
         }
-        runs.push({ file, sha256: sha256(model.toBytes()), result, backend: an.backend.name, isa: an.backend.isa });
+        runs.push({ file: file === DEFAULT_MODEL ? 'embedded default model' : file, sha256: sha256(model.toBytes()), result, backend: an.backend.name, isa: an.backend.isa });
       }
       const top = flags.top;
       if (flags.json) {

@@ -71,11 +71,13 @@ function hexDouble(s: string): number {
 
 // ---------------------------------------------------------------------------
 // Exact fused multiply-add for doubles (one rounding of a*b + c), used to
-// reproduce glibc's FMA build. Exact product by Dekker/Veltkamp splitting,
-// exact sum by TwoSum, and the two low-order parts are combined with
-// round-to-odd so that the final round-to-nearest is correct (Boldo &
-// Melquiond's emulation). Valid when nothing overflows or underflows, which
-// holds for every call site below.
+// reproduce glibc's FMA build. a*b = ph + pl exactly (Dekker/Veltkamp), then
+// c + ph = sh + sl exactly (TwoSum), sl + pl = v + verr (TwoSum). The answer
+// is RN(sh + (v + verr)); RN(sh + v) equals it unless verr != 0 and sh + v is
+// exactly halfway between two doubles, a case detected cheaply (the addition
+// error is then a power of two) and resolved by rounding v to odd (Boldo &
+// Melquiond). Valid when nothing overflows or underflows, which holds for
+// every call site below.
 
 const SPLITTER = 134217729; // 2^27 + 1
 
@@ -87,31 +89,45 @@ function fma(a: number, b: number, c: number): number {
   t = SPLITTER * b;
   const bh = t - (t - b);
   const bl = b - bh;
-  const pl = ah * bh - ph + ah * bl + al * bh + al * bl; // a*b = ph + pl exactly
+  const pl = ah * bh - ph + ah * bl + al * bh + al * bl;
 
-  const sh = c + ph; // c + ph = sh + sl exactly
+  const sh = c + ph;
   let bb = sh - c;
   const sl = c - (sh - bb) + (ph - bb);
 
-  const v = sl + pl; // sl + pl = v + verr exactly
+  const v = sl + pl;
   bb = v - sl;
   const verr = sl - (v - bb) + (pl - bb);
-  if (verr === 0) return sh + v;
-  // Round v to odd: if its last bit is even, step one ulp towards the exact sum.
+
+  const res = sh + v;
+  if (verr === 0) return res;
+  bb = res - sh;
+  const e2 = sh - (res - bb) + (v - bb); // error of the final addition
+  if (e2 === 0) return res;
+  t = SPLITTER * e2;
+  if (t - (t - e2) !== e2) return res; // e2 has > 26 significant bits: no tie
+  return sh + roundToOdd(v, verr);
+}
+
+/** v rounded to odd, given that the exact value is v + verr (verr != 0). */
+function roundToOdd(v: number, verr: number): number {
   f64[0] = v;
   const lo = u32[LO] as number;
-  if ((lo & 1) === 0) {
-    if (verr > 0 === v > 0) {
-      u32[LO] = lo + 1; // cannot carry: lo is even
-    } else if (lo === 0) {
-      u32[LO] = 0xffffffff;
-      u32[HI] = (u32[HI] as number) - 1;
-    } else {
-      u32[LO] = lo - 1;
-    }
+  if ((lo & 1) !== 0) return v;
+  if (verr > 0 === v > 0) {
+    u32[LO] = lo + 1; // cannot carry: lo is even
+  } else if (lo === 0) {
+    u32[LO] = 0xffffffff;
+    u32[HI] = (u32[HI] as number) - 1;
+  } else {
+    u32[LO] = lo - 1;
   }
-  return sh + (f64[0] as number);
+  return f64[0] as number;
 }
+
+/** POW2[k + 160] = 2^k for |k| <= 160 (exact scaling without bit casts). */
+const POW2 = new Float64Array(321);
+for (let k = -160; k <= 160; k++) POW2[k + 160] = doubleFromWords(((k + 1023) << 20) >>> 0, 0);
 
 // ---------------------------------------------------------------------------
 // expm1f / tanhf: fdlibm float algorithms.
@@ -125,18 +141,24 @@ const Q3 = floatFromBits(0xb8a670cd);
 const Q4 = floatFromBits(0x36867e54);
 const Q5 = floatFromBits(0xb457edbb);
 
+// Branch thresholds on |x|; for non-negative floats, comparing values is the
+// same as comparing the bit patterns glibc tests.
+const EXPM1_27LN2 = floatFromBits(0x4195b844);
+const EXPM1_OVF = floatFromBits(0x42b17218);
+const EXPM1_HALF_LN2 = floatFromBits(0x3eb17218);
+const EXPM1_1P5_LN2 = floatFromBits(0x3f851592);
+const EXPM1_TINY = floatFromBits(0x33000000); // 2^-25
+
 /** glibc 2.36 expm1f (fdlibm, float arithmetic). */
 export function expm1f(xIn: number): number {
   let x = fround(xIn);
-  const bits = floatBits(x);
-  const neg = bits >= 0x80000000;
-  const hx = bits & 0x7fffffff;
+  if (x !== x) return x;
+  const neg = x < 0;
+  const ax = Math.abs(x);
 
-  if (hx >= 0x4195b844) {
-    // |x| >= 27*ln2
-    if (hx >= 0x42b17218) {
-      if (hx > 0x7f800000) return x; // NaN
-      if (hx === 0x7f800000) return neg ? -1 : x;
+  if (ax >= EXPM1_27LN2) {
+    if (ax >= EXPM1_OVF) {
+      if (ax === Infinity) return neg ? -1 : x;
       if (!neg) return Infinity;
     }
     if (neg) return -1;
@@ -144,11 +166,11 @@ export function expm1f(xIn: number): number {
 
   let c = 0;
   let k: number;
-  if (hx > 0x3eb17218) {
-    // |x| > 0.5*ln2: x = k*ln2 + (hi - lo)
+  if (ax > EXPM1_HALF_LN2) {
+    // x = k*ln2 + (hi - lo)
     let hi: number;
     let lo: number;
-    if (hx < 0x3f851592) {
+    if (ax < EXPM1_1P5_LN2) {
       if (!neg) {
         hi = fround(x - LN2_HI);
         lo = LN2_LO;
@@ -165,26 +187,20 @@ export function expm1f(xIn: number): number {
     }
     x = fround(hi - lo);
     c = fround(fround(hi - x) - lo);
-  } else if (hx < 0x33000000) {
-    return x; // |x| < 2^-25
+  } else if (ax < EXPM1_TINY) {
+    return x;
   } else {
     k = 0;
   }
 
   const hfx = fround(0.5 * x);
   const hxs = fround(x * hfx);
-  const r1 = fround(
-    1 +
-      fround(
-        hxs *
-          fround(
-            Q1 +
-              fround(
-                hxs * fround(Q2 + fround(hxs * fround(Q3 + fround(hxs * fround(Q4 + fround(hxs * Q5)))))),
-              ),
-          ),
-      ),
-  );
+  let r1 = fround(hxs * Q5);
+  r1 = fround(hxs * fround(Q4 + r1));
+  r1 = fround(hxs * fround(Q3 + r1));
+  r1 = fround(hxs * fround(Q2 + r1));
+  r1 = fround(hxs * fround(Q1 + r1));
+  r1 = fround(1 + r1);
   let t = fround(3 - fround(r1 * hfx));
   let e = fround(hxs * fround(fround(r1 - t) / fround(6 - fround(x * t))));
   if (k === 0) return fround(x - fround(fround(x * e) - hxs));
@@ -196,50 +212,51 @@ export function expm1f(xIn: number): number {
     if (x < -0.25) return fround(-2 * fround(e - fround(x + 0.5)));
     return fround(1 + fround(2 * fround(x - e)));
   }
-  // Scale by 2^k by adding k to the exponent field (wrapping as in C).
-  const kexp = k << 23;
-  if (k <= -2 || k > 56) {
+  // glibc adds k to the exponent field. For k <= 56 the result stays a normal
+  // float, so that is an exact multiplication by 2^k.
+  const scale = POW2[k + 160] as number;
+  if (k <= -2) {
     const y = fround(1 - fround(e - x));
-    return fround(floatFromBits(floatBits(y) + kexp) - 1);
+    return fround(y * scale - 1);
+  }
+  if (k > 56) {
+    // Near the overflow threshold the exponent field can wrap into Inf/NaN
+    // patterns; do the integer addition literally.
+    const y = fround(1 - fround(e - x));
+    return fround(floatFromBits(floatBits(y) + (k << 23)) - 1);
   }
   if (k < 23) {
-    t = floatFromBits(0x3f800000 - (0x1000000 >> k)); // 1 - 2^-k
-    const y = fround(t - fround(e - x));
-    return floatFromBits(floatBits(y) + kexp);
+    t = fround(1 - (POW2[160 - k] as number)); // 1 - 2^-k, exact
+    return fround(t - fround(e - x)) * scale;
   }
-  t = floatFromBits((0x7f - k) << 23); // 2^-k
-  let y = fround(x - fround(e + t));
-  y = fround(y + 1);
-  return floatFromBits(floatBits(y) + kexp);
+  t = POW2[160 - k] as number; // 2^-k
+  const y = fround(fround(x - fround(e + t)) + 1);
+  return y * scale;
 }
 
 /** glibc 2.36 tanhf (fdlibm, float arithmetic; not correctly rounded). */
 export function tanhf(xIn: number): number {
   const x = fround(xIn);
-  const jx = floatBits(x);
-  const ix = jx & 0x7fffffff;
-  const neg = jx >= 0x80000000;
-  if (ix >= 0x7f800000) {
-    if (ix > 0x7f800000) return x; // NaN
-    return neg ? -1 : 1;
+  const ax = Math.abs(x);
+  if (!(ax < Infinity)) {
+    if (x !== x) return x; // NaN
+    return x > 0 ? 1 : -1;
   }
   let z: number;
-  if (ix < 0x41b00000) {
-    // |x| < 22
-    if (ix === 0) return x; // keeps -0
-    if (ix < 0x24000000) return fround(x * fround(1 + x)); // |x| < 2^-55
-    const ax = Math.abs(x);
-    if (ix >= 0x3f800000) {
-      const t = expm1f(fround(2 * ax));
+  if (ax < 22) {
+    if (ax === 0) return x; // keeps -0
+    if (ax < 2.7755575615628914e-17) return fround(x * fround(1 + x)); // |x| < 2^-55
+    if (ax >= 1) {
+      const t = expm1f(2 * ax); // 2|x| is exact
       z = fround(1 - fround(2 / fround(t + 2)));
     } else {
-      const t = expm1f(fround(-2 * ax));
+      const t = expm1f(-2 * ax);
       z = fround(-t / fround(t + 2));
     }
   } else {
     z = 1; // 1 - 1e-30f rounds to 1
   }
-  return neg ? -z : z;
+  return x < 0 ? -z : z;
 }
 
 // ---------------------------------------------------------------------------
@@ -255,9 +272,10 @@ const EXPF_UFLOW = floatFromBits(0xc2cff1b4); // -0x1.9fe368p6f
 const EXPF_MAY_UFLOW = floatFromBits(0xc2ce8ecf); // -0x1.9d1d9ep6f
 const FLT_TRUE_MIN = floatFromBits(1);
 
-// bits(2^(i/32)) - (i << 47), split into words.
-const EXP2F_TAB_HI = new Uint32Array(32);
-const EXP2F_TAB_LO = new Uint32Array(32);
+// 2^(i/32), i = 0..31. glibc stores bits(2^(i/32)) - (i << 47) so that adding
+// k << 47 to the pattern yields 2^(k/32); restoring the i << 47 part here and
+// scaling by 2^(k >> 5) below is the same exact operation.
+const EXP2F_TAB = new Float64Array(32);
 [
   '3ff0000000000000', '3fefd9b0d3158574', '3fefb5586cf9890f', '3fef9301d0125b51',
   '3fef72b83c7d517b', '3fef54873168b9aa', '3fef387a6e756238', '3fef1e9df51fdee1',
@@ -268,18 +286,15 @@ const EXP2F_TAB_LO = new Uint32Array(32);
   '3feee89f995ad3ad', '3feeff76f2fb5e47', '3fef199bdd85529c', '3fef3720dcef9069',
   '3fef5818dcfba487', '3fef7c97337b9b5f', '3fefa4afa2a490da', '3fefd0765b6e4540',
 ].forEach((h, i) => {
-  EXP2F_TAB_HI[i] = parseInt(h.slice(0, 8), 16);
-  EXP2F_TAB_LO[i] = parseInt(h.slice(8), 16);
+  EXP2F_TAB[i] = doubleFromWords(parseInt(h.slice(0, 8), 16) + (i << 15), parseInt(h.slice(8), 16));
 });
 
 function expfCore(xIn: number, fused: boolean): number {
   const x = fround(xIn);
-  const ix = floatBits(x);
-  const abstop = (ix >>> 20) & 0x7ff;
-  if (abstop >= 0x42b) {
+  if (!(Math.abs(x) < 88)) {
     // |x| >= 88, or Inf/NaN
-    if (ix === 0xff800000) return 0;
-    if (abstop >= 0x7f8) return x + x;
+    if (x === -Infinity) return 0;
+    if (!(Math.abs(x) < Infinity)) return x + x;
     if (x > EXPF_OFLOW) return Infinity;
     if (x < EXPF_UFLOW) return 0;
     if (x < EXPF_MAY_UFLOW) return FLT_TRUE_MIN; // glibc: 0x1.4p-75f squared
@@ -294,11 +309,8 @@ function expfCore(xIn: number, fused: boolean): number {
     kd = z + EXPF_SHIFT - EXPF_SHIFT;
     r = z - kd;
   }
-  // s = 2^(k/32): table entry with k added to the exponent (k << 47 in the
-  // 64-bit pattern touches only the high word).
-  const k = kd | 0;
-  const i = k & 31;
-  const s = doubleFromWords((EXP2F_TAB_HI[i] as number) + (k << 15), EXP2F_TAB_LO[i] as number);
+  const k = kd | 0; // |k| <= 150*32
+  const s = (EXP2F_TAB[k & 31] as number) * (POW2[(k >> 5) + 160] as number); // 2^(k/32)
   const r2 = r * r;
   let y: number;
   if (fused) {
@@ -471,23 +483,24 @@ function reduceLarge(xi: number): number {
 
 function cosfCore(yIn: number, fused: boolean): number {
   const y = fround(yIn);
-  const yi = floatBits(y);
-  const top = (yi >>> 20) & 0x7ff;
+  const ay = Math.abs(y);
+  // glibc classifies by the top 12 bits of |y|: thresholds 0x3f4 (just
+  // below pi/4), 0x398 (2^-12), 0x42f (120), 0x7f8 (Inf).
   let x = y;
-  if (top < 0x3f4) {
-    // |y| < pi/4
-    if (top < 0x398) return 1; // |y| < 2^-12
+  if (ay < 0.75) {
+    if (ay < 0.000244140625) return 1; // |y| < 2^-12
     return sincosPoly(x, x * x, 1, false, fused);
   }
-  if (top < 0x42f) {
-    // |y| < 120: x - n*pi/2; the quadrant lands in bits 24..31 of r
+  if (ay < 120) {
+    // x - n*pi/2; the quadrant lands in bits 24..31 of r
     const r = x * SC_HPI_INV;
     const n = ((r | 0) + 0x800000) >> 24;
     x = fused ? fma(-n, SC_HPI, x) : x - n * SC_HPI;
     const s = (n + 1) & 2 ? -1 : 1; // sign of sine in quadrant n & 3
     return sincosPoly(x * s, x * x, n ^ 1, (n & 2) !== 0, fused);
   }
-  if (top < 0x7f8) {
+  if (ay < Infinity) {
+    const yi = floatBits(y);
     x = reduceLarge(yi);
     const n = largeN;
     const q = n + (yi >>> 31);
