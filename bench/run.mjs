@@ -44,11 +44,11 @@ if (loadAddon()) {
   const avx2 = loadAddon().info().avx2;
   for (const isa of avx2 ? ['avx2', 'scalar'] : ['scalar']) for (const threads of [1, 2]) configs.push({ backend: 'native', isa, threads });
 }
-configs.push({ backend: 'js' });
+configs.push({ backend: 'js', threads: 1 }, { backend: 'js', threads: 2 });
 
 for (const cfg of configs) {
   const backend = selectBackend(cfg);
-  const label = cfg.backend === 'js' ? 'js' : `native ${cfg.isa}, ${cfg.threads} thread${cfg.threads > 1 ? 's' : ''}`;
+  const label = `${cfg.backend === 'js' ? 'js' : `native ${cfg.isa}`}, ${cfg.threads} thread${cfg.threads > 1 ? 's' : ''}`;
   // The whole q3 study: forward pass + 320 readout variants, trajectory not cached between runs.
   const ms = await median(() => new NeuronSuite().run(new Analysis({ model, data, backend })));
   rows.push({ what: 'q3_neurons suite', label, ms, ratio: ORIGINAL_Q3_MS / ms, base: '7.1 s' });

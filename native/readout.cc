@@ -212,6 +212,27 @@ struct ScalarOps {
 // terms in the same j order as the scalar code, a float multiply (rounded) widened to
 // double before a separate add, never FMA: bit-identical to ScalarOps. Wy is repacked as
 // [o/16][j][16] so one term of sixteen outputs is one 64-byte load.
+// Sixteen double accumulators (four vectors): start at by[o..o+15], add one float product
+// of sixteen outputs per call in the caller's order, store.
+struct Acc16 {
+  __m256d a[4];
+  __attribute__((target("avx2"))) explicit Acc16(const float* by) {
+    for (int i = 0; i < 4; ++i) a[i] = _mm256_cvtps_pd(_mm_loadu_ps(by + 4 * i));
+  }
+  // Adds float(w[o] * r) widened to double; returns the two float product vectors.
+  __attribute__((target("avx2"))) void add(const float* w, __m256 rv, __m256* p0, __m256* p1) {
+    *p0 = _mm256_mul_ps(_mm256_loadu_ps(w), rv);
+    *p1 = _mm256_mul_ps(_mm256_loadu_ps(w + 8), rv);
+    a[0] = _mm256_add_pd(a[0], _mm256_cvtps_pd(_mm256_castps256_ps128(*p0)));
+    a[1] = _mm256_add_pd(a[1], _mm256_cvtps_pd(_mm256_extractf128_ps(*p0, 1)));
+    a[2] = _mm256_add_pd(a[2], _mm256_cvtps_pd(_mm256_castps256_ps128(*p1)));
+    a[3] = _mm256_add_pd(a[3], _mm256_cvtps_pd(_mm256_extractf128_ps(*p1, 1)));
+  }
+  __attribute__((target("avx2"))) void store(double* out) const {
+    for (int i = 0; i < 4; ++i) _mm256_storeu_pd(out + 4 * i, a[i]);
+  }
+};
+
 struct Avx2Ops {
   const ModelView& m;
   std::vector<float> packed;
@@ -229,26 +250,11 @@ struct Avx2Ops {
     const size_t k = p.kept.size();
     for (size_t q = 0; q < k; ++q) r[q] = p.kept_snap[q] ? sign_of(h[p.kept[q]]) : h[p.kept[q]];
     for (int blk = 0; blk < kBlocks; ++blk) {
-      const float* by = m.by + blk * 16;
-      __m256d a0 = _mm256_cvtps_pd(_mm_loadu_ps(by));
-      __m256d a1 = _mm256_cvtps_pd(_mm_loadu_ps(by + 4));
-      __m256d a2 = _mm256_cvtps_pd(_mm_loadu_ps(by + 8));
-      __m256d a3 = _mm256_cvtps_pd(_mm_loadu_ps(by + 12));
+      Acc16 acc(m.by + blk * 16);
       const float* base = block(blk);
-      for (size_t q = 0; q < k; ++q) {
-        const float* w = base + static_cast<size_t>(p.kept[q]) * 16;
-        const __m256 rv = _mm256_set1_ps(r[q]);
-        const __m256 p0 = _mm256_mul_ps(_mm256_loadu_ps(w), rv);
-        const __m256 p1 = _mm256_mul_ps(_mm256_loadu_ps(w + 8), rv);
-        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(p0)));
-        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)));
-        a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(p1)));
-        a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1)));
-      }
-      _mm256_storeu_pd(logit + blk * 16, a0);
-      _mm256_storeu_pd(logit + blk * 16 + 4, a1);
-      _mm256_storeu_pd(logit + blk * 16 + 8, a2);
-      _mm256_storeu_pd(logit + blk * 16 + 12, a3);
+      __m256 p0, p1;
+      for (size_t q = 0; q < k; ++q) acc.add(base + static_cast<size_t>(p.kept[q]) * 16, _mm256_set1_ps(r[q]), &p0, &p1);
+      acc.store(logit + blk * 16);
     }
   }
 
@@ -257,34 +263,22 @@ struct Avx2Ops {
     const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
     const __m256i e255 = _mm256_set1_epi32(255);
     const __m256i zero = _mm256_setzero_si256();
+    // Exponent field of each product (255 for zeros), running minimum per output.
+    auto field = [&](__m256 p) __attribute__((target("avx2"))) {
+      const __m256i b = _mm256_and_si256(_mm256_castps_si256(p), absmask);
+      return _mm256_blendv_epi8(_mm256_srli_epi32(b, 23), e255, _mm256_cmpeq_epi32(b, zero));
+    };
     for (int blk = 0; blk < kBlocks; ++blk) {
-      const float* by = m.by + blk * 16;
-      __m256d a0 = _mm256_cvtps_pd(_mm_loadu_ps(by));
-      __m256d a1 = _mm256_cvtps_pd(_mm_loadu_ps(by + 4));
-      __m256d a2 = _mm256_cvtps_pd(_mm_loadu_ps(by + 8));
-      __m256d a3 = _mm256_cvtps_pd(_mm_loadu_ps(by + 12));
+      Acc16 acc(m.by + blk * 16);
       __m256i me0 = e255, me1 = e255;
       const float* base = block(blk);
+      __m256 p0, p1;
       for (size_t j = 0; j < H; ++j) {
-        const float* w = base + j * 16;
-        const __m256 rv = _mm256_set1_ps(h[j]);
-        const __m256 p0 = _mm256_mul_ps(_mm256_loadu_ps(w), rv);
-        const __m256 p1 = _mm256_mul_ps(_mm256_loadu_ps(w + 8), rv);
-        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(p0)));
-        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)));
-        a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(p1)));
-        a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1)));
-        const __m256i b0 = _mm256_and_si256(_mm256_castps_si256(p0), absmask);
-        const __m256i b1 = _mm256_and_si256(_mm256_castps_si256(p1), absmask);
-        const __m256i e0 = _mm256_blendv_epi8(_mm256_srli_epi32(b0, 23), e255, _mm256_cmpeq_epi32(b0, zero));
-        const __m256i e1 = _mm256_blendv_epi8(_mm256_srli_epi32(b1, 23), e255, _mm256_cmpeq_epi32(b1, zero));
-        me0 = _mm256_min_epi32(me0, e0);
-        me1 = _mm256_min_epi32(me1, e1);
+        acc.add(base + j * 16, _mm256_set1_ps(h[j]), &p0, &p1);
+        me0 = _mm256_min_epi32(me0, field(p0));
+        me1 = _mm256_min_epi32(me1, field(p1));
       }
-      _mm256_storeu_pd(S + blk * 16, a0);
-      _mm256_storeu_pd(S + blk * 16 + 4, a1);
-      _mm256_storeu_pd(S + blk * 16 + 8, a2);
-      _mm256_storeu_pd(S + blk * 16 + 12, a3);
+      acc.store(S + blk * 16);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(min_exp + blk * 16), me0);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(min_exp + blk * 16 + 8), me1);
     }
