@@ -14,6 +14,8 @@ namespace satrnn {
 namespace {
 
 constexpr double kFloor = 1e-30;
+// Variants evaluated together in the softmax (two AVX2 vectors of four lanes).
+constexpr size_t kGroup = 8;
 
 inline uint32_t float_bits(float f) {
   uint32_t u;
@@ -201,9 +203,9 @@ struct ScalarOps {
 
   double bits(const double* logit, double* e, int y) const { return bits_scalar(logit, e, y); }
 
-  void bits4(const double* const* logits, int y, double* out) const {
+  void bits8(const double* const* logits, int y, double* out) const {
     double e[kVocab];
-    for (int k = 0; k < 4; ++k) out[k] = bits_scalar(logits[k], e, y);
+    for (int k = 0; k < 8; ++k) out[k] = bits_scalar(logits[k], e, y);
   }
 };
 
@@ -336,12 +338,13 @@ struct Avx2Ops {
     return -gmath::log2(p > kFloor ? p : kFloor);
   }
 
-  // Four variants at once, one per lane: a 4x4 transpose puts output o of all four in one
-  // vector, so each lane runs the spec's sequence (max, exp(logit - M), sum in o order,
-  // p[y], floor, log2) for its own variant while the four sums overlap.
-  __attribute__((target("avx2"))) void bits4(const double* const* logits, int y, double* out) const {
-    alignas(32) double M[4];
-    for (int k = 0; k < 4; ++k) {
+  // Eight variants at once, one per lane of two vectors: a 4x4 transpose puts output o of
+  // four variants in one vector, so each lane runs the spec's sequence (max, exp(logit - M),
+  // sum in o order, p[y], floor, log2) for its own variant, and the two groups' sums form
+  // independent dependency chains that overlap.
+  __attribute__((target("avx2"))) void bits8(const double* const* logits, int y, double* out) const {
+    alignas(32) double M[8];
+    for (int k = 0; k < 8; ++k) {
       __m256d mx = _mm256_set1_pd(-1e30);
       for (int o = 0; o < kVocab; o += 4) mx = _mm256_max_pd(mx, _mm256_loadu_pd(logits[k] + o));
       alignas(32) double l[4];
@@ -350,26 +353,35 @@ struct Avx2Ops {
       for (int i = 1; i < 4; ++i) mk = l[i] > mk ? l[i] : mk;
       M[k] = mk;
     }
-    const __m256d Mv = _mm256_load_pd(M);
-    __m256d E = _mm256_setzero_pd();
-    __m256d ey = _mm256_setzero_pd();
+    __m256d Mv[2] = {_mm256_load_pd(M), _mm256_load_pd(M + 4)};
+    __m256d E[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
+    __m256d ey[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
     for (int o = 0; o < kVocab; o += 4) {
-      const __m256d r0 = _mm256_loadu_pd(logits[0] + o), r1 = _mm256_loadu_pd(logits[1] + o);
-      const __m256d r2 = _mm256_loadu_pd(logits[2] + o), r3 = _mm256_loadu_pd(logits[3] + o);
-      const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-      const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-      const __m256d c[4] = {_mm256_permute2f128_pd(t0, t2, 0x20), _mm256_permute2f128_pd(t1, t3, 0x20),
-                            _mm256_permute2f128_pd(t0, t2, 0x31), _mm256_permute2f128_pd(t1, t3, 0x31)};
-      for (int i = 0; i < 4; ++i) {
-        const __m256d e = gmath::exp4_avx2(_mm256_sub_pd(c[i], Mv));
-        E = _mm256_add_pd(E, e);
-        if (o + i == y) ey = e;
+      __m256d c[2][4];
+      for (int g = 0; g < 2; ++g) {
+        const double* const* l = logits + 4 * g;
+        const __m256d r0 = _mm256_loadu_pd(l[0] + o), r1 = _mm256_loadu_pd(l[1] + o);
+        const __m256d r2 = _mm256_loadu_pd(l[2] + o), r3 = _mm256_loadu_pd(l[3] + o);
+        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+        const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+        c[g][0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+        c[g][1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+        c[g][2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+        c[g][3] = _mm256_permute2f128_pd(t1, t3, 0x31);
       }
+      for (int i = 0; i < 4; ++i)
+        for (int g = 0; g < 2; ++g) {
+          const __m256d e = gmath::exp4_avx2(_mm256_sub_pd(c[g][i], Mv[g]));
+          E[g] = _mm256_add_pd(E[g], e);
+          if (o + i == y) ey[g] = e;
+        }
     }
-    alignas(32) double Es[4], eys[4];
-    _mm256_store_pd(Es, E);
-    _mm256_store_pd(eys, ey);
-    for (int k = 0; k < 4; ++k) {
+    alignas(32) double Es[8], eys[8];
+    for (int g = 0; g < 2; ++g) {
+      _mm256_store_pd(Es + 4 * g, E[g]);
+      _mm256_store_pd(eys + 4 * g, ey[g]);
+    }
+    for (int k = 0; k < 8; ++k) {
       const double p = eys[k] / Es[k];
       out[k] = -gmath::log2(p > kFloor ? p : kFloor);
     }
@@ -415,7 +427,7 @@ inline void apply(const Ops& ops, double* logit, const Op& op, float hj) {
 }
 
 // Positions outer, variants inner: the full sums and their certificate are computed once per
-// position and shared by every variant of the range, and variants are evaluated four at a
+// position and shared by every variant of the range, and variants are evaluated eight at a
 // time so their softmax sums interleave. Each variant still accumulates its bits in t
 // order, so the means equal run_ordered's bit for bit.
 template <typename Ops>
@@ -429,7 +441,7 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
   for (size_t v = v0; v < v1; ++v) plans.push_back(make_plan(b, v));
   choose_bases(plans);
   std::vector<double> total(nv, 0.0), S(kVocab);
-  std::vector<double> L(4 * kVocab);  // logits of up to four variants; slot i % 4
+  std::vector<double> L(kGroup * kVocab);  // logits of up to kGroup variants; slot i % kGroup
   std::vector<int> min_exp(kVocab), uncertified;
   std::vector<float> r(H);
   uint64_t fallbacks = 0;
@@ -445,17 +457,17 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
       if (me < 255 && !(b.cert->bound[o] < b.cert->limit[me])) uncertified.push_back(o);
     }
     const int y = b.targets[t];
-    for (size_t g = 0; g < nv; g += 4) {
-      const size_t count = nv - g < 4 ? nv - g : 4;
-      const double* lanes[4];
+    for (size_t g = 0; g < nv; g += kGroup) {
+      const size_t count = nv - g < kGroup ? nv - g : kGroup;
+      const double* lanes[kGroup];
       for (size_t k = 0; k < count; ++k) {
         const size_t i = g + k;
         const Plan& p = plans[i];
-        double* logit = &L[(i % 4) * kVocab];
+        double* logit = &L[(i % kGroup) * kVocab];
         if (p.base == Plan::kOrdered) {
           ops.ordered_all(p, h, logit, r.data());
         } else {
-          const double* base = p.base == Plan::kFull ? S.data() : &L[((i + 3) % 4) * kVocab];
+          const double* base = p.base == Plan::kFull ? S.data() : &L[((i + kGroup - 1) % kGroup) * kVocab];
           std::memcpy(logit, base, sizeof(double) * kVocab);
           for (const Op& op : p.ops) apply(ops, logit, op, h[op.j]);
           for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
@@ -463,9 +475,9 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
         }
         lanes[k] = logit;
       }
-      for (size_t k = count; k < 4; ++k) lanes[k] = lanes[0];
-      double bits[4];
-      ops.bits4(lanes, y, bits);
+      for (size_t k = count; k < kGroup; ++k) lanes[k] = lanes[0];
+      double bits[kGroup];
+      ops.bits8(lanes, y, bits);
       for (size_t k = 0; k < count; ++k) {
         if (b.bits) b.bits[(v0 + g + k) * b.T + t] = bits[k];
         total[g + k] = total[g + k] + bits[k];
