@@ -186,9 +186,10 @@ class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
     std::atomic<size_t> next{0}, done{0};
     std::atomic<bool> cancel{false};
     // Contiguous chunks of variants: a certified chunk shares each position's full sums
-    // across its variants, so chunks are as large as load balance (4 per thread) allows.
-    // Which thread takes which chunk never changes a result.
-    const size_t chunk = std::max<size_t>(1, (batch_.V + 4 * threads_ - 1) / (4 * threads_));
+    // across its variants, so small batches get one chunk per thread and large ones four
+    // (for load balance and progress). Which thread takes which chunk never changes a result.
+    const size_t per = batch_.V < 512 ? threads_ : 4 * threads_;
+    const size_t chunk = std::max<size_t>(1, (batch_.V + per - 1) / per);
     auto work = [&]() {
       for (;;) {
         if (cancel.load()) return;

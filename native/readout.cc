@@ -345,8 +345,12 @@ struct Avx2Ops {
   __attribute__((target("avx2"))) void bits8(const double* const* logits, int y, double* out) const {
     alignas(32) double M[8];
     for (int k = 0; k < 8; ++k) {
-      __m256d mx = _mm256_set1_pd(-1e30);
-      for (int o = 0; o < kVocab; o += 4) mx = _mm256_max_pd(mx, _mm256_loadu_pd(logits[k] + o));
+      // Four independent max chains (max is exact and order-free for finite logits).
+      __m256d m4[4];
+      for (int i = 0; i < 4; ++i) m4[i] = _mm256_set1_pd(-1e30);
+      for (int o = 0; o < kVocab; o += 16)
+        for (int i = 0; i < 4; ++i) m4[i] = _mm256_max_pd(m4[i], _mm256_loadu_pd(logits[k] + o + 4 * i));
+      const __m256d mx = _mm256_max_pd(_mm256_max_pd(m4[0], m4[1]), _mm256_max_pd(m4[2], m4[3]));
       alignas(32) double l[4];
       _mm256_store_pd(l, mx);
       double mk = l[0];
