@@ -49,3 +49,8 @@ export function selectBackend(opts: BackendOptions = {}): Backend {
     throw new SatrnnError('BACKEND_UNAVAILABLE', 'AVX2 was requested but this CPU (or this build) has no AVX2; use SATRNN_ISA=scalar');
   return new NativeBackend(addon, isa, threads);
 }
+
+/** A ready backend as is, or one selected from options. */
+export function resolveBackend(b: Backend | BackendOptions | undefined): Backend {
+  return b !== undefined && typeof (b as Backend).readout === 'function' ? (b as Backend) : selectBackend(b as BackendOptions | undefined);
+}

@@ -1,4 +1,4 @@
-import { selectBackend, type Backend, type BackendOptions, type ReadoutMethod, type RunOptions } from '../backend/index.js';
+import { resolveBackend, type Backend, type BackendOptions, type ReadoutMethod, type RunOptions } from '../backend/index.js';
 import { checkData } from '../data.js';
 import { SatrnnError } from '../errors.js';
 import type { Model } from '../model.js';
@@ -24,10 +24,6 @@ export interface ReadoutVariant {
   signSnap?: readonly number[];
 }
 
-function isBackend(b: Backend | BackendOptions | undefined): b is Backend {
-  return b !== undefined && typeof (b as Backend).readout === 'function';
-}
-
 /**
  * A model, a text and a backend, with the hidden trajectory computed once and shared by
  * every readout variant (the dynamics never change in readout experiments).
@@ -44,7 +40,7 @@ export class Analysis {
   constructor(input: AnalysisInput) {
     this.model = input.model;
     this.data = checkData(input.data);
-    this.backend = isBackend(input.backend) ? input.backend : selectBackend(input.backend);
+    this.backend = resolveBackend(input.backend);
     this.targets = this.data.subarray(1);
     this.readoutMethod = input.readoutMethod ?? 'certified';
   }

@@ -4,8 +4,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { selectBackend, type Backend, type BackendOptions } from '../backend/index.js';
+import { resolveBackend, type Backend, type BackendOptions } from '../backend/index.js';
 import { checkData } from '../data.js';
+import { readFileChecked } from '../io.js';
 import { SatrnnError, throwIfAborted } from '../errors.js';
 import { Model, paramCount, parseModel, saveModel } from '../model.js';
 import { trainInit, trainLr } from './kernels.js';
@@ -116,7 +117,7 @@ export function initialModel(hidden: number, seed = 42): Model {
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const o = resolveTrainOptions(opts);
   const data = checkData(opts.data);
-  const backend = opts.backend && 'trainEpoch' in opts.backend ? opts.backend : selectBackend(opts.backend as BackendOptions | undefined);
+  const backend = resolveBackend(opts.backend);
   const evaluate = opts.evaluate ?? 'reported';
   const H = o.hidden;
   let state: TrainState;
@@ -222,7 +223,7 @@ export function loadCheckpoint(file: string): TrainCheckpoint {
   if (meta.schema !== 'satrnn.checkpoint/1') throw new SatrnnError('FILE_UNREADABLE', `${file} is not a satrnn checkpoint (schema ${String(meta.schema)})`);
   const dir = path.dirname(file);
   const H = meta.options.hidden;
-  const load = (name: string): Float32Array => parseModel(new Uint8Array(readFileSync(path.join(dir, name))), path.join(dir, name), { hidden: H }).weights;
+  const load = (name: string): Float32Array => parseModel(readFileChecked(path.join(dir, name), 'checkpoint model'), path.join(dir, name), { hidden: H }).weights;
   return {
     schema: 'satrnn.checkpoint/1',
     options: meta.options,
