@@ -7,6 +7,7 @@
         "native/cpu.cc",
         "native/readout.cc",
         "native/train.cc",
+        "native/train_fast.cc",
         "native/trajectory.cc"
       ],
       "include_dirs": [

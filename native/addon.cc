@@ -21,6 +21,7 @@
 #include "model_layout.h"
 #include "readout.h"
 #include "train.h"
+#include "train_fast.h"
 #include "trajectory.h"
 
 namespace {
@@ -387,6 +388,29 @@ Napi::Uint8Array get_train_data(Napi::Env env, const Napi::Object& o) {
   return data;
 }
 
+// Marks externals that really hold a FastWorkspace, so no other object is ever cast to one.
+const napi_type_tag kWorkspaceTag = {0x73617472726e6e66ull, 0x61737477736b7370ull};
+
+// The fast (non-exact) trainer keeps scratch memory and a helper thread in a workspace that
+// JS holds as an External across epochs; `fast: <workspace>` selects the fast kernels.
+Napi::Value CreateFastWorkspace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!satrnn::fast_kernels_available()) return env.Null();
+  auto ext = Napi::External<satrnn::FastWorkspace>::New(env, new satrnn::FastWorkspace(),
+                                                        [](Napi::Env, satrnn::FastWorkspace* ws) { delete ws; });
+  ext.TypeTag(&kWorkspaceTag);
+  return ext;
+}
+
+satrnn::FastWorkspace* get_fast_workspace(Napi::Env env, const Napi::Object& o, Pins& pins) {
+  Napi::Value v = o.Get("fast");
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  if (!v.IsExternal() || !v.As<Napi::External<satrnn::FastWorkspace>>().CheckTypeTag(&kWorkspaceTag))
+    type_error(env, "fast must be a workspace from createFastWorkspace()");
+  pins.add(v);
+  return v.As<Napi::External<satrnn::FastWorkspace>>().Data();
+}
+
 // trainInit({hidden, seed}) -> Float32Array: the original's initial weights (any H).
 Napi::Value TrainInit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -419,6 +443,7 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
   const float lr = get_float(env, o, "lr", true);
   const Isa isa = get_isa(env, o);
   const int32_t* cancel = get_cancel(env, o, pins);
+  satrnn::FastWorkspace* ws = get_fast_workspace(env, o, pins);
   float* wp = w.Data();
   const uint8_t* dp = data.Data();
   const size_t len = data.ElementLength();
@@ -437,7 +462,7 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
               std::this_thread::sleep_for(std::chrono::milliseconds(10));
             }
           });
-        *result = satrnn::train_epoch(wp, dp, len, lr, p, isa, &stop);
+        *result = ws ? satrnn::train_epoch_fast(wp, dp, len, lr, p, *ws, &stop) : satrnn::train_epoch(wp, dp, len, lr, p, isa, &stop);
         finished.store(true);
         if (watcher.joinable()) watcher.join();
       },
@@ -456,12 +481,14 @@ Napi::Value EvalBpc(const Napi::CallbackInfo& info) {
   auto data = get_train_data(env, o);
   pins.add(data);
   const Isa isa = get_isa(env, o);
+  satrnn::FastWorkspace* ws = get_fast_workspace(env, o, pins);
   const float* wp = w.Data();
   const uint8_t* dp = data.Data();
   const size_t len = data.ElementLength();
   auto result = std::make_shared<double>(0.0);
   return TaskWorker::Start(
-      env, std::move(pins), [=]() { *result = satrnn::eval_bpc(wp, H, dp, len, isa); },
+      env, std::move(pins),
+      [=]() { *result = ws ? satrnn::eval_bpc_fast(wp, H, dp, len, *ws) : satrnn::eval_bpc(wp, H, dp, len, isa); },
       [result](Napi::Env e) { return Napi::Number::New(e, *result); });
 }
 
@@ -474,6 +501,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("avx2Compiled", false);
 #endif
   o.Set("avx2", satrnn::cpu_has_avx2());
+  o.Set("fastTraining", satrnn::fast_kernels_available());
   o.Set("hardwareThreads", static_cast<double>(std::thread::hardware_concurrency()));
   o.Set("napiVersion", NAPI_VERSION);
 #if defined(__SANITIZE_ADDRESS__)
@@ -494,6 +522,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("trainInit", Napi::Function::New(env, TrainInit));
   exports.Set("trainEpoch", Napi::Function::New(env, TrainEpoch));
   exports.Set("evalBpc", Napi::Function::New(env, EvalBpc));
+  exports.Set("createFastWorkspace", Napi::Function::New(env, CreateFastWorkspace));
   return exports;
 }
 

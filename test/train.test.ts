@@ -148,3 +148,30 @@ describe('training: bad arguments give clear errors and leave no partial file', 
     expect(initialModel(3).hidden).toBe(3);
   });
 });
+
+describe('training: --fast kernels', () => {
+  const native = selectBackend({ backend: paths.some((p) => p.backend === 'native') ? 'native' : 'js' });
+  it.skipIf(!native.fastTraining)('are deterministic, report themselves, and train as well as the exact ones', async () => {
+    const data = randomText(1500, 21);
+    const opts = { data, hidden: 64, epochs: 4, lr: 0.05, backend: native, evaluate: 'every' as const };
+    const exact = await train(opts);
+    const fast1 = await train({ ...opts, fast: true });
+    const fast2 = await train({ ...opts, fast: true });
+    expect(exact.kernels).toBe('exact');
+    expect(fast1.kernels).toBe('fast');
+    expect(Buffer.compare(fast1.model.toBytes(), fast2.model.toBytes())).toBe(0);
+    for (let i = 0; i < 4; i++) {
+      expect(Math.abs(fast1.history[i]!.trainBpc - exact.history[i]!.trainBpc)).toBeLessThan(1e-3);
+      expect(Math.abs(fast1.history[i]!.evalBpc! - exact.history[i]!.evalBpc!)).toBeLessThan(1e-3);
+    }
+  }, 120_000);
+  it('fall back to the exact kernels (bit-identical) where unavailable', async () => {
+    const js = selectBackend({ backend: 'js' });
+    expect(js.fastTraining).toBe(false);
+    const data = randomText(200, 5);
+    const a = await train({ data, hidden: 5, epochs: 2, backend: js, fast: true });
+    const b = await train({ data, hidden: 5, epochs: 2, backend: js });
+    expect(a.kernels).toBe('exact');
+    expect(Buffer.compare(a.model.toBytes(), b.model.toBytes())).toBe(0);
+  });
+});

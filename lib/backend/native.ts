@@ -6,9 +6,12 @@ import { SatrnnError, abortError, throwIfAborted } from '../errors.js';
 import type { Model } from '../model.js';
 import type { Backend, ReadoutRequest, ReadoutResult, RunOptions, TrainEpochParams, Trajectory } from './types.js';
 
+/** Opaque native handle (a tagged External). */
+export type FastWorkspace = { readonly __brand: 'FastWorkspace' };
+
 /** The addon's raw surface (native/addon.cc). */
 export interface NativeAddon {
-  info(): { avx2Compiled: boolean; avx2: boolean; hardwareThreads: number; napiVersion: number; sanitized: boolean };
+  info(): { avx2Compiled: boolean; avx2: boolean; fastTraining: boolean; hardwareThreads: number; napiVersion: number; sanitized: boolean };
   forward(o: { weights: Float32Array; hidden: number; bytes: Uint8Array; h0?: Float32Array; isa: number }): Promise<Float32Array>;
   readout(
     o: {
@@ -40,8 +43,11 @@ export interface NativeAddon {
     clip: number;
     isa: number;
     cancel?: Int32Array;
+    fast?: FastWorkspace;
   }): Promise<number>;
-  evalBpc(o: { weights: Float32Array; hidden: number; data: Uint8Array; isa: number }): Promise<number>;
+  evalBpc(o: { weights: Float32Array; hidden: number; data: Uint8Array; isa: number; fast?: FastWorkspace }): Promise<number>;
+  /** Scratch memory + helper thread of the fast trainer; null without AVX2+FMA. */
+  createFastWorkspace(): FastWorkspace | null;
 }
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -150,6 +156,31 @@ export class NativeBackend implements Backend {
     }
   }
 
+  /** Idle fast-trainer workspaces; one per concurrent call, reused across epochs. */
+  private readonly workspaces: FastWorkspace[] = [];
+
+  get fastTraining(): boolean {
+    return this.isa === 'avx2' && this.addon.info().fastTraining;
+  }
+
+  private withWorkspace<T>(fast: boolean | undefined, fn: (ws: FastWorkspace | undefined) => T): T {
+    if (!fast) return fn(undefined);
+    const ws = this.workspaces.pop() ?? this.addon.createFastWorkspace() ?? undefined;
+    const release = (): void => {
+      if (ws) this.workspaces.push(ws);
+    };
+    let out: T;
+    try {
+      out = fn(ws);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (out instanceof Promise) return out.finally(release) as T;
+    release();
+    return out;
+  }
+
   async trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
     throwIfAborted(signal);
     const cancel = new Int32Array(new SharedArrayBuffer(4));
@@ -157,8 +188,11 @@ export class NativeBackend implements Backend {
       Atomics.store(cancel, 0, 1);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    const { fast, ...rest } = params;
     try {
-      const bpc = await this.addon.trainEpoch({ weights, hidden, data, lr, ...params, isa: this.isaCode, cancel });
+      const bpc = await this.withWorkspace(fast && this.isa === 'avx2', (ws) =>
+        this.addon.trainEpoch({ weights, hidden, data, lr, ...rest, isa: this.isaCode, cancel, ...(ws ? { fast: ws } : {}) }),
+      );
       throwIfAborted(signal);
       return bpc;
     } finally {
@@ -166,7 +200,9 @@ export class NativeBackend implements Backend {
     }
   }
 
-  evalBpc(weights: Float32Array, hidden: number, data: Uint8Array): Promise<number> {
-    return this.addon.evalBpc({ weights, hidden, data, isa: this.isaCode });
+  evalBpc(weights: Float32Array, hidden: number, data: Uint8Array, opts: { fast?: boolean } = {}): Promise<number> {
+    return this.withWorkspace(opts.fast && this.isa === 'avx2', (ws) =>
+      this.addon.evalBpc({ weights, hidden, data, isa: this.isaCode, ...(ws ? { fast: ws } : {}) }),
+    );
   }
 }

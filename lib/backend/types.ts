@@ -57,6 +57,11 @@ export interface TrainEpochParams {
   lrPeak: number;
   /** Global gradient-norm clipping threshold (original: 5); float32. */
   clip: number;
+  /**
+   * Use the fast, non-exact kernels (FMA, reassociated sums, two threads) where the backend
+   * has them (native on AVX2+FMA CPUs); elsewhere the exact kernels run.
+   */
+  fast?: boolean;
 }
 
 /** What every backend computes, bit for bit the same. */
@@ -69,6 +74,8 @@ export interface Backend {
   readout(req: ReadoutRequest, opts?: RunOptions): Promise<ReadoutResult>;
   /** One training epoch at learning rate `lr`; updates `weights` in place, returns the training bpc. */
   trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number>;
-  /** The trainer's float evaluation (bpc) of weights on data. */
-  evalBpc(weights: Float32Array, hidden: number, data: Uint8Array): Promise<number>;
+  /** The trainer's float evaluation (bpc) of weights on data (fast kernels on request, as trainEpoch). */
+  evalBpc(weights: Float32Array, hidden: number, data: Uint8Array, opts?: { fast?: boolean }): Promise<number>;
+  /** Whether `fast: true` really selects faster, non-exact training kernels here. */
+  readonly fastTraining: boolean;
 }

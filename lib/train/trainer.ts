@@ -32,6 +32,12 @@ export interface TrainOptions {
    */
   evaluate?: 'reported' | 'every' | 'never';
   backend?: Backend | BackendOptions;
+  /**
+   * Fast, non-exact kernels (native backend on AVX2+FMA CPUs: FMA, reassociated sums, two
+   * threads; trains as well, bytes differ in the last bits). Elsewhere the exact kernels run;
+   * TrainResult.kernels says which.
+   */
+  fast?: boolean;
   /** Called after every epoch (awaited: write checkpoints here). */
   onEpoch?: (epoch: EpochMetrics, state: TrainState) => void | Promise<void>;
   signal?: AbortSignal;
@@ -68,6 +74,8 @@ export interface TrainResult {
   /** The weights after the epoch with the lowest train bpc. */
   best: { model: Model; trainBpc: number; epoch: number } | null;
   history: EpochMetrics[];
+  /** 'fast' when the non-exact kernels ran, else 'exact' (bit-identical on every backend). */
+  kernels: 'exact' | 'fast';
 }
 
 /** The original's report schedule (sat_train.md, main loop step 3). */
@@ -132,7 +140,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     state = { epoch: 0, epochs: o.epochs, hidden: H, weights: initialModel(H, o.seed).weights, bestBpc: 999.0, bestEpoch: null, bestWeights: null };
   }
   const history: EpochMetrics[] = [];
-  const params = { bptt: o.bptt, lrPeak: o.lr, clip: o.clip };
+  const fast = opts.fast === true && backend.fastTraining;
+  const params = { bptt: o.bptt, lrPeak: o.lr, clip: o.clip, fast };
   for (let e = state.epoch + 1; e <= o.epochs; e++) {
     throwIfAborted(opts.signal);
     const lr = trainLr(e, o.epochs, o.lr);
@@ -144,7 +153,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       state.bestWeights = new Float32Array(state.weights);
     }
     const doEval = evaluate === 'every' || (evaluate === 'reported' && isReportedEpoch(e, o.epochs));
-    const evalBpc = doEval ? await backend.evalBpc(state.weights, H, data) : null;
+    const evalBpc = doEval ? await backend.evalBpc(state.weights, H, data, { fast }) : null;
     state.epoch = e;
     const m: EpochMetrics = { epoch: e, lr, trainBpc, evalBpc, improved, nearBest: trainBpc <= state.bestBpc + 0.0001 };
     history.push(m);
@@ -154,6 +163,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     model: new Model(new Float32Array(state.weights), H, 'trained'),
     best: state.bestWeights && state.bestEpoch !== null ? { model: new Model(new Float32Array(state.bestWeights), H, 'best'), trainBpc: state.bestBpc, epoch: state.bestEpoch } : null,
     history,
+    kernels: fast ? 'fast' : 'exact',
   };
 }
 

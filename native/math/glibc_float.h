@@ -40,6 +40,12 @@
 #define SATRNN_GMATH_NO_CONTRACT
 #endif
 
+// gcc: make these functions immune to the includer's -ffp-contract setting.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 namespace satrnn {
 namespace gmath {
 
@@ -463,3 +469,7 @@ inline uint64_t checksum_all_f32(F f) {
 
 }  // namespace gmath
 }  // namespace satrnn
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif

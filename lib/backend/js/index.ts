@@ -19,6 +19,8 @@ export class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly isa = 'js' as const;
   readonly threads: number;
+  /** The js backend has exact training kernels only; `fast` runs them. */
+  readonly fastTraining = false;
 
   constructor(threads = Math.max(1, os.availableParallelism())) {
     if (!Number.isInteger(threads) || threads < 1 || threads > 256)
@@ -128,9 +130,10 @@ export class JsBackend implements Backend {
    */
   async trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
     throwIfAborted(signal);
-    if (!workersAvailable()) return trainEpoch(weights, data, lr, { H: hidden, ...params });
+    if (!workersAvailable()) return trainEpoch(weights, data, lr, { H: hidden, bptt: params.bptt, lrPeak: params.lrPeak, clip: params.clip });
     const w = shared(weights);
-    const [reply] = await runTasks([{ type: 'trainEpoch', weights: w, hidden, data: shared(data), lr, params }], () => {}, signal, abortError);
+    const { bptt, lrPeak, clip } = params;
+    const [reply] = await runTasks([{ type: 'trainEpoch', weights: w, hidden, data: shared(data), lr, params: { bptt, lrPeak, clip } }], () => {}, signal, abortError);
     weights.set(w);
     return reply!.value!;
   }
