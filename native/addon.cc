@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cmath>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -201,18 +203,29 @@ class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
     };
     unsigned nt = threads_ < batch_.V ? threads_ : static_cast<unsigned>(batch_.V);
     if (nt == 0) nt = 1;
+    // This thread only reports progress and forwards cancellation; it wakes at once when
+    // the last worker exits (no sleep at the end of a batch).
+    std::mutex mu;
+    std::condition_variable cv;
+    unsigned running = nt;
     std::vector<std::thread> pool;
-    for (unsigned i = 0; i < nt; ++i) pool.emplace_back(work);
+    for (unsigned i = 0; i < nt; ++i)
+      pool.emplace_back([&]() {
+        work();
+        std::lock_guard<std::mutex> lock(mu);
+        if (--running == 0) cv.notify_all();
+      });
     size_t last = 0;
-    for (;;) {
-      bool finished = done.load() >= batch_.V;
-      if (cancel_ptr_ && __atomic_load_n(cancel_ptr_, __ATOMIC_RELAXED) != 0) cancel.store(true);
-      if (finished || cancel.load()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      size_t d = done.load();
-      if (has_progress_ && d != last) {
-        last = d;
-        progress.Send(&d, 1);
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      while (running > 0) {
+        cv.wait_for(lock, std::chrono::milliseconds(20));
+        if (cancel_ptr_ && __atomic_load_n(cancel_ptr_, __ATOMIC_RELAXED) != 0) cancel.store(true);
+        const size_t d = done.load();
+        if (has_progress_ && d != last && running > 0) {
+          last = d;
+          progress.Send(&d, 1);
+        }
       }
     }
     for (auto& t : pool) t.join();
@@ -451,19 +464,27 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
   return TaskWorker::Start(
       env, std::move(pins),
       [=]() {
-        // The C++ kernel polls an atomic<bool>; mirror the JS flag into one from a watcher.
+        // The C++ kernel polls an atomic<bool>; a watcher mirrors the JS flag into it and
+        // is woken at once when the epoch ends.
         std::atomic<bool> stop{false};
-        std::atomic<bool> finished{false};
+        std::mutex mu;
+        std::condition_variable cv;
+        bool finished = false;
         std::thread watcher;
         if (cancel)
           watcher = std::thread([&]() {
-            while (!finished.load()) {
+            std::unique_lock<std::mutex> lock(mu);
+            while (!finished) {
               if (__atomic_load_n(cancel, __ATOMIC_RELAXED) != 0) stop.store(true);
-              std::this_thread::sleep_for(std::chrono::milliseconds(10));
+              cv.wait_for(lock, std::chrono::milliseconds(10));
             }
           });
         *result = ws ? satrnn::train_epoch_fast(wp, dp, len, lr, p, *ws, &stop) : satrnn::train_epoch(wp, dp, len, lr, p, isa, &stop);
-        finished.store(true);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          finished = true;
+        }
+        cv.notify_all();
         if (watcher.joinable()) watcher.join();
       },
       [result](Napi::Env e) { return Napi::Number::New(e, *result); });
