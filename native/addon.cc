@@ -110,7 +110,15 @@ class TaskWorker : public Napi::AsyncWorker {
     w->Queue();
     return p;
   }
-  void Execute() override { work_(); }
+  // Kernels may throw (std::bad_alloc, a misused workspace); an exception must never
+  // escape a worker thread, so it becomes a rejected promise.
+  void Execute() override {
+    try {
+      work_();
+    } catch (const std::exception& e) {
+      SetError(std::string("satrnn native: ") + e.what());
+    }
+  }
   void OnOK() override { deferred_.Resolve(done_(Env())); }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
@@ -193,12 +201,19 @@ class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
     // (for load balance and progress). Which thread takes which chunk never changes a result.
     const size_t per = batch_.V < 512 ? threads_ : 4 * threads_;
     const size_t chunk = std::max<size_t>(1, (batch_.V + per - 1) / per);
+    std::string failure;
     auto work = [&]() {
-      for (;;) {
-        if (cancel.load()) return;
-        size_t v = next.fetch_add(chunk);
-        if (v >= batch_.V) return;
-        satrnn::readout_range(batch_, v, std::min(batch_.V, v + chunk), isa_, &done, &cancel);
+      try {
+        for (;;) {
+          if (cancel.load()) return;
+          size_t v = next.fetch_add(chunk);
+          if (v >= batch_.V) return;
+          satrnn::readout_range(batch_, v, std::min(batch_.V, v + chunk), isa_, &done, &cancel);
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(failure_mu_);
+        failure = e.what();
+        cancel.store(true);
       }
     };
     unsigned nt = threads_ < batch_.V ? threads_ : static_cast<unsigned>(batch_.V);
@@ -229,7 +244,8 @@ class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
       }
     }
     for (auto& t : pool) t.join();
-    if (cancel.load()) SetError("aborted");
+    if (!failure.empty()) SetError("satrnn native: " + failure);
+    else if (cancel.load()) SetError("aborted");
   }
   void OnProgress(const size_t* data, size_t count) override {
     if (count == 0 || !has_progress_) return;
@@ -267,6 +283,7 @@ class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
   std::vector<double> mean_, bits_;
   satrnn::Certificate cert_;
   std::atomic<uint64_t> fallbacks_{0};
+  std::mutex failure_mu_;
 };
 
 // readout({weights, hidden, states, targets, keep, snap?, bits?, isa, method, threads, cancel?},

@@ -463,7 +463,7 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
     const int y = b.targets[t];
     for (size_t g = 0; g < nv; g += kGroup) {
       const size_t count = nv - g < kGroup ? nv - g : kGroup;
-      const double* lanes[kGroup];
+      const double* lanes[kGroup] = {};
       for (size_t k = 0; k < count; ++k) {
         const size_t i = g + k;
         const Plan& p = plans[i];

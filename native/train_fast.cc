@@ -13,18 +13,22 @@
 //                       also accumulate the squared norm; dby, dbh, dWx (used bytes only)
 //   norm (double sum of fixed per-task partials), clip, SGD update w -= (lr*scale) g.
 // The calling thread (T0) runs the two recurrences; the chunk/block/task lists are shared
-// with an optional helper thread (T1) through atomic claim counters. Which thread runs a
-// task never changes its result, so the output is independent of scheduling.
+// with an optional helper thread (T1, parked in the workspace between calls) through
+// atomic claim counters. Which thread runs a task never changes its result, so the output
+// is independent of scheduling (see "Synchronisation" below).
 //
 // Memory: Wx is kept transposed (WxT[256][Hp], the column of byte x contiguous) in the
 // workspace for the duration of a call; Wh, bh, Wy, by are used in place in the caller's
-// array when H % 8 == 0 and the array is 32-byte aligned, otherwise in a zero-padded copy.
+// array when H % 8 == 0 (any alignment), otherwise in a zero-padded copy. Workspace
+// buffers are mapped with MAP_POPULATE: on this VM a page faulted in one at a time costs
+// ~10 us, populated in bulk ~2 us.
 #include "train_fast.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -32,6 +36,14 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#if defined(__linux__)
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #include "cpu.h"
 #include "math/glibc_float.h"
@@ -49,23 +61,57 @@ namespace fast_detail {
 
 inline size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-// Grow-only float buffer aligned to 64 bytes; its contents are not preserved on growth
-// and not initialised (callers write before reading).
+// Grow-only float buffer aligned to 64 bytes; its contents are not preserved on growth.
+// Large buffers are mapped with all pages populated at once (see the file comment).
 class AlignedVec {
  public:
-  float* get(size_t n) {
+  AlignedVec() = default;
+  AlignedVec(const AlignedVec&) = delete;
+  AlignedVec& operator=(const AlignedVec&) = delete;
+  ~AlignedVec() { release(); }
+  // map: use a populated mapping for large sizes (persistent workspaces).
+  float* get(size_t n, bool map = true) {
     if (n > cap_) {
-      raw_.reset();
-      raw_.reset(new float[n + 16]);
-      cap_ = n;
-      const uintptr_t a = reinterpret_cast<uintptr_t>(raw_.get());
-      p_ = reinterpret_cast<float*>((a + 63) & ~static_cast<uintptr_t>(63));
+      release();
+      allocate(n, map);
     }
     return p_;
   }
 
  private:
+  static constexpr size_t kMapMin = 64 * 1024;  // bytes
+  void allocate(size_t n, bool map) {
+    const size_t bytes = n * sizeof(float) + 64;
+#if defined(__linux__)
+    if (map && bytes >= kMapMin) {
+      void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+      if (m != MAP_FAILED) {
+        map_ = m;
+        map_bytes_ = bytes;
+        p_ = static_cast<float*>(m);
+        cap_ = n;
+        return;
+      }
+    }
+#endif
+    raw_.reset(new float[n + 16]);
+    const uintptr_t a = reinterpret_cast<uintptr_t>(raw_.get());
+    p_ = reinterpret_cast<float*>((a + 63) & ~static_cast<uintptr_t>(63));
+    cap_ = n;
+  }
+  void release() {
+#if defined(__linux__)
+    if (map_) munmap(map_, map_bytes_);
+#endif
+    map_ = nullptr;
+    raw_.reset();
+    p_ = nullptr;
+    cap_ = 0;
+  }
   std::unique_ptr<float[]> raw_;
+  void* map_ = nullptr;
+  size_t map_bytes_ = 0;
   float* p_ = nullptr;
   size_t cap_ = 0;
 };
@@ -86,7 +132,48 @@ class AtomicVec {
   size_t cap_ = 0;
 };
 
-// A parked helper thread: run(job) hands it a job, wait() blocks until it has finished.
+// CPUs this thread may run on (the affinity mask on Linux).
+inline int available_cpus() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+#endif
+  return static_cast<int>(std::thread::hardware_concurrency());
+}
+
+// True unless the system currently has more runnable threads than CPUs to spare for a
+// helper: the running count of /proc/loadavg (instantaneous, includes the caller and a
+// polling helper) must leave a CPU free. Other systems: true.
+inline bool cpu_to_spare(int own_running) {
+#if defined(__linux__)
+  const int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  char buf[128];
+  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return true;
+  buf[n] = 0;
+  // "0.12 0.34 0.56 R/T last_pid": skip three fields.
+  const char* p = buf;
+  for (int f = 0; f < 3 && p; ++f) {
+    p = std::strchr(p, ' ');
+    if (p) ++p;
+  }
+  if (!p) return true;
+  const int running = std::atoi(p);
+  return running - own_running < available_cpus() - 1;
+#else
+  (void)own_running;
+  return true;
+#endif
+}
+
+// A helper thread for the calls made with one workspace: run(job) hands it a job, wait()
+// blocks until it has finished. Between jobs the helper polls for the next one for a
+// short while before it parks on a condition variable: calls come back to back during
+// training, and waking a parked thread (a halted vCPU) takes 0.05-3 ms on this machine
+// class. At each job the helper is kept off the caller's current CPU (the scheduler
+// otherwise tends to wake it there, behind the busy caller).
 class Worker {
  public:
   ~Worker() {
@@ -94,6 +181,7 @@ class Worker {
     {
       std::lock_guard<std::mutex> l(mu_);
       quit_ = true;
+      posted_.fetch_add(1);
     }
     cv_.notify_all();
     thread_.join();
@@ -107,30 +195,73 @@ class Worker {
         return false;
       }
     }
+    keep_off_current_cpu();
+    no_poll_.store(false, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> l(mu_);
       job_ = std::move(job);
-      ++posted_;
+      posted_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     return true;
   }
+  // Moves the helper onto the caller's current CPU (used when it is stuck behind another
+  // process on its own CPU: the caller then yields to it) and makes it park, rather than
+  // poll, once its job is done.
+  void pull_here() {
+    no_poll_.store(true, std::memory_order_relaxed);
+#if defined(__linux__)
+    const int c = sched_getcpu();
+    if (c < 0 || !thread_.joinable()) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(c, &set);
+    pthread_setaffinity_np(thread_.native_handle(), sizeof set, &set);
+#endif
+  }
+
+  // Threads of ours that count as running while the caller runs (itself, a polling helper).
+  int own_running() const { return 1 + (polling_.load(std::memory_order_relaxed) ? 1 : 0); }
+
+  // Waits until the job has finished.
   void wait() {
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [this] { return finished_ == posted_; });
+    cv_.wait(l, [this] { return finished_ == posted_.load(std::memory_order_relaxed); });
     job_ = nullptr;
   }
 
  private:
+  void keep_off_current_cpu() {
+#if defined(__linux__)
+    const int c = sched_getcpu();
+    cpu_set_t set;
+    if (c < 0 || sched_getaffinity(0, sizeof set, &set) != 0 || !CPU_ISSET(c, &set) ||
+        CPU_COUNT(&set) < 2)
+      return;
+    CPU_CLR(c, &set);
+    pthread_setaffinity_np(thread_.native_handle(), sizeof set, &set);
+#endif
+  }
   void loop() {
     uint64_t seen = 0;
     for (;;) {
+      // Poll for ~2 ms, then park.
+      const auto t0 = std::chrono::steady_clock::now();
+      polling_.store(true, std::memory_order_relaxed);
+      for (unsigned spins = 0; posted_.load(std::memory_order_acquire) == seen &&
+                               !no_poll_.load(std::memory_order_relaxed);
+           ++spins) {
+        relax();
+        if ((spins & 1023) == 1023 && std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(2))
+          break;
+      }
+      polling_.store(false, std::memory_order_relaxed);
       std::function<void()> job;
       {
         std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [&] { return quit_ || posted_ != seen; });
+        cv_.wait(l, [&] { return posted_.load(std::memory_order_relaxed) != seen; });
         if (quit_) return;
-        seen = posted_;
+        seen = posted_.load(std::memory_order_relaxed);
         job = job_;
       }
       job();
@@ -141,10 +272,18 @@ class Worker {
       cv_.notify_all();
     }
   }
+  static void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
   std::mutex mu_;
   std::condition_variable cv_;
   std::function<void()> job_;
-  uint64_t posted_ = 0, finished_ = 0;
+  std::atomic<uint64_t> posted_{0};
+  std::atomic<bool> no_poll_{false};
+  std::atomic<bool> polling_{false};
+  uint64_t finished_ = 0;
   bool quit_ = false;
   std::thread thread_;
 };
@@ -160,6 +299,8 @@ struct FastWorkspace::Impl {
   AtomicVec ro_ready, dhy_ready, slot_done;
   std::vector<double> partial;
   std::atomic<bool> in_use{false};
+  bool persistent = true;  // false: a per-call workspace (plain heap memory, no mapping)
+  float* buf(AlignedVec& v, size_t n) { return v.get(n, persistent); }
 };
 
 FastWorkspace::FastWorkspace() : impl_(new Impl) {}
@@ -169,20 +310,9 @@ FastWorkspace::~FastWorkspace() = default;
 namespace {
 
 #define FAST __attribute__((target("avx2,fma")))
-#ifndef GT_DHY
-#define GT_DHY 4, 3
-#endif
-#ifndef GT_DWY
-#define GT_DWY 4, 3
-#endif
-#ifndef GT_DWH
-#define GT_DWH 4, 3
-#endif
-#ifndef GT_RO
-#define GT_RO 8
-#endif
 
-// The model in the internal layout (see the file comment). All pointers 32-byte aligned.
+// The model in the internal layout (see the file comment). wxT and the copy are 64-byte
+// aligned; the in-place pointers have the caller's alignment (unaligned loads are used).
 struct Model {
   size_t H = 0, Hp = 0;
   float* wxT = nullptr;  // [256][Hp]
@@ -318,7 +448,7 @@ FAST void model_bind(Model& m, float* w, size_t H, FastWorkspace::Impl& ws) {
   const size_t Hp = round_up(H, 8);
   m.H = H;
   m.Hp = Hp;
-  m.wxT = ws.wxT.get(kVocab * Hp);
+  m.wxT = ws.buf(ws.wxT, kVocab * Hp);
   const float* Wx = w;
   float* Wh = w + H * kVocab;
   float* Bh = Wh + H * H;
@@ -331,7 +461,7 @@ FAST void model_bind(Model& m, float* w, size_t H, FastWorkspace::Impl& ws) {
   for (int x = 0; x < kVocab; ++x)
     for (size_t i = H8; i < Hp; ++i)
       m.wxT[static_cast<size_t>(x) * Hp + i] = i < H ? Wx[i * kVocab + x] : 0.0f;
-  m.direct = H == Hp && (reinterpret_cast<uintptr_t>(w) & 31) == 0;
+  m.direct = H == Hp;
   if (m.direct) {
     m.wh = Wh;
     m.bh = Bh;
@@ -339,7 +469,7 @@ FAST void model_bind(Model& m, float* w, size_t H, FastWorkspace::Impl& ws) {
     m.by = By;
     return;
   }
-  float* c = ws.copy.get(Hp * Hp + Hp + kVocab * Hp + kVocab);
+  float* c = ws.buf(ws.copy, Hp * Hp + Hp + kVocab * Hp + kVocab);
   m.wh = c;
   m.bh = m.wh + Hp * Hp;
   m.wy = m.bh + Hp;
@@ -463,10 +593,10 @@ FAST void fwd_step(const Model& m, const float* h, uint8_t x, float* hn) {
     for (size_t j = 0; j < Hp; j += 8) {
       const __m256 hv = _mm256_load_ps(h + j);
 #pragma GCC unroll 8
-      for (int k = 0; k < 8; ++k) a[k] = _mm256_fmadd_ps(_mm256_load_ps(r + k * Hp + j), hv, a[k]);
+      for (int k = 0; k < 8; ++k) a[k] = _mm256_fmadd_ps(_mm256_loadu_ps(r + k * Hp + j), hv, a[k]);
     }
     __m256 s = hsum8x8(a);
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_load_ps(m.bh + i0), _mm256_load_ps(wx + i0)));
+    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_loadu_ps(m.bh + i0), _mm256_load_ps(wx + i0)));
     _mm256_store_ps(hn + i0, tanh8(s));
   }
 }
@@ -482,7 +612,7 @@ FAST inline void wht_block(const float* wh, size_t Hp, size_t ni, const float* d
     const __m256 a = _mm256_broadcast_ss(dr + i);
     const float* w = wh + i * Hp + j0;
 #pragma GCC unroll 8
-    for (int v = 0; v < NB; ++v) acc[v] = _mm256_fmadd_ps(_mm256_load_ps(w + 8 * v), a, acc[v]);
+    for (int v = 0; v < NB; ++v) acc[v] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8 * v), a, acc[v]);
   }
 #pragma GCC unroll 8
   for (int v = 0; v < NB; ++v) _mm256_store_ps(out + j0 + 8 * v, acc[v]);
@@ -519,7 +649,7 @@ FAST void bwd_step(const Model& m, const float* dhy, const float* hn, float* dne
 // h = 0 and get finite values.
 FAST void readout_chunk(const Model& m, const float* hnt, float* P) {
   const AMap A{m.wy, static_cast<ptrdiff_t>(m.Hp), 8, 1};
-  gemm_rows<GT_RO, 1>(kVocab, m.Hp, A, hnt, 8, P, 8, nullptr);
+  gemm_rows<8, 1>(kVocab, m.Hp, A, hnt, 8, P, 8, nullptr);
   __m256 mx[4];
   for (int u = 0; u < 4; ++u)
     mx[u] = _mm256_add_ps(_mm256_load_ps(P + u * 8), _mm256_set1_ps(m.by[u]));
@@ -554,7 +684,7 @@ inline float pred_loss(float q) {
 FAST void sgd(float* w, const float* g, size_t n, float k) {
   const __m256 kv = _mm256_set1_ps(k);
   for (size_t i = 0; i < n; i += 8)
-    _mm256_store_ps(w + i, _mm256_fnmadd_ps(kv, _mm256_load_ps(g + i), _mm256_load_ps(w + i)));
+    _mm256_storeu_ps(w + i, _mm256_fnmadd_ps(kv, _mm256_load_ps(g + i), _mm256_loadu_ps(w + i)));
 }
 
 // Sum of squares of n elements (n a multiple of 8) into a vector accumulator.
@@ -576,7 +706,9 @@ FAST void sumsq(const float* g, size_t n, __m256* acc) {
 //
 // The calling thread T0 never depends on the helper T1 except for items T1 has already
 // claimed. If T0 ever waits long for such an item (T1 was descheduled, e.g. on a busy
-// machine), it sets `solo`: T1 then claims nothing more and T0 carries on alone. Which
+// machine), it sets `solo` (T1 then claims nothing more and T0 carries on alone) and
+// pulls T1 onto its own CPU to let it finish the item. With threads = 0 the helper is only
+// used when the system shows a free CPU at the start of the call (/proc/loadavg). Which
 // thread runs an item never changes its result, so none of this affects the output.
 
 struct alignas(64) Counter {
@@ -602,24 +734,41 @@ struct Team {
   std::atomic<bool> stop{false};  // T0 -> T1: exit now
   std::atomic<bool> solo{false};  // T0 -> T1: claim nothing more
   bool threaded = false;          // a helper was started
+  Worker* worker = nullptr;       // the helper's worker, when threaded
+  // A wait longer than this means the helper is not running: 100 us plus four times a
+  // pessimistic estimate (20 GMAC/s) of the largest item.
+  std::chrono::microseconds stall_limit{100};
+  void set_largest_item(double macs) {
+    stall_limit = std::chrono::microseconds(100 + static_cast<int64_t>(4.0 * macs / 2e4));
+  }
 
   bool quit() const {
     return stop.load(std::memory_order_relaxed) || solo.load(std::memory_order_relaxed);
   }
 
   // T0: until cond(); work() may do something useful meanwhile (returns true if it did).
+  // A long wait means T1 holds an item but is not running (descheduled in favour of
+  // another process on its CPU): go solo, pull T1 onto this CPU and yield to it until the
+  // item is done (otherwise the wait lasts until the other process's time slice ends).
   template <class Cond, class Work>
   void wait_t0(Cond cond, Work work) {
     if (cond()) return;
-    const auto t_start = std::chrono::steady_clock::now();
+    auto t_start = std::chrono::steady_clock::now();
+    bool stalled = false;
     for (unsigned spins = 1; !cond(); ++spins) {
-      if (work()) continue;
+      if (work()) {  // only idle time counts towards the stall limit
+        t_start = std::chrono::steady_clock::now();
+        continue;
+      }
+      if (stalled) {
+        std::this_thread::yield();
+        continue;
+      }
       cpu_relax();
-      if ((spins & 255) == 0) {
-        if (!solo.load(std::memory_order_relaxed) &&
-            std::chrono::steady_clock::now() - t_start > std::chrono::microseconds(300))
-          solo.store(true, std::memory_order_relaxed);
-        if (spins > (1u << 16)) std::this_thread::yield();
+      if ((spins & 255) == 0 && std::chrono::steady_clock::now() - t_start > stall_limit) {
+        stalled = true;
+        solo.store(true, std::memory_order_relaxed);
+        if (worker) worker->pull_here();
       }
     }
   }
@@ -641,10 +790,11 @@ struct Team {
 };
 
 // The helper's share of a call is posted to the workspace's parked Worker.
-bool want_threads(int threads, size_t H, size_t work) {
+// threads: 1 never, 2 always, 0 when the work is large enough and a CPU is free now.
+bool want_threads(int threads, size_t H, size_t work, const Worker& worker) {
   if (threads == 1) return false;
   if (threads >= 2) return true;
-  return std::thread::hardware_concurrency() >= 2 && H >= 48 && work >= 256;
+  return available_cpus() >= 2 && H >= 48 && work >= 256 && cpu_to_spare(worker.own_running());
 }
 
 // Marks a workspace busy for one call (a second concurrent call is a usage error).
@@ -689,19 +839,19 @@ struct Trainer {
         B(static_cast<size_t>(pp.bptt)), maxn(std::max<size_t>(1, std::min(B, len > 1 ? len - 1 : 1))),
         maxc((maxn + kChunk - 1) / kChunk), ny(kVocab / kTaskRows),
         nh((Hp + kTaskRows - 1) / kTaskRows) {
-    gwy = ws.gwy.get(kVocab * Hp);
-    gwh = ws.gwh.get(Hp * Hp);
-    gbh = ws.gbh.get(Hp);
-    gby = ws.gby.get(kVocab);
-    gxs = ws.gxs.get(std::min<size_t>(kVocab, maxn) * Hp);
-    hs = ws.hs.get((maxc * kChunk + 1) * Hp);
-    P = ws.P.get(maxc * kChunkFloats);
-    dhy = ws.dhy.get(maxc * kChunk * Hp);
-    dr = ws.dr.get(maxc * kChunk * Hp);
-    dnext = ws.dnext.get(Hp);
-    hnt0 = ws.hnt0.get(Hp * 8);
-    hnt1 = ws.hnt1.get(Hp * 8);
-    loss = ws.loss.get(maxc * kChunk);
+    gwy = ws.buf(ws.gwy, kVocab * Hp);
+    gwh = ws.buf(ws.gwh, Hp * Hp);
+    gbh = ws.buf(ws.gbh, Hp);
+    gby = ws.buf(ws.gby, kVocab);
+    gxs = ws.buf(ws.gxs, std::min<size_t>(kVocab, maxn) * Hp);
+    hs = ws.buf(ws.hs, (maxc * kChunk + 1) * Hp);
+    P = ws.buf(ws.P, maxc * kChunkFloats);
+    dhy = ws.buf(ws.dhy, maxc * kChunk * Hp);
+    dr = ws.buf(ws.dr, maxc * kChunk * Hp);
+    dnext = ws.buf(ws.dnext, Hp);
+    hnt0 = ws.buf(ws.hnt0, Hp * 8);
+    hnt1 = ws.buf(ws.hnt1, Hp * 8);
+    loss = ws.buf(ws.loss, maxc * kChunk);
     ro_ready = ws.ro_ready.get(maxc);
     dhy_ready = ws.dhy_ready.get(maxc);
     for (size_t c = 0; c < maxc; ++c) {
@@ -767,7 +917,7 @@ struct Trainer {
     const size_t t0 = b * kChunk;
     const size_t rows = std::min(kChunk, W.n - t0);
     const AMap A{P + b * kChunkFloats, 1, 64, 8};
-    gemm<GT_DHY>(rows, Hp / 8, kVocab, A, m.wy, Hp, dhy + t0 * Hp, Hp, nullptr);
+    gemm<4, 3>(rows, Hp / 8, kVocab, A, m.wy, Hp, dhy + t0 * Hp, Hp, nullptr);
     dhy_ready[b].store(W.w + 1, std::memory_order_release);
   }
 
@@ -777,12 +927,12 @@ struct Trainer {
     if (q < ny) {
       const size_t o0 = q * kTaskRows;
       const AMap A{P + o0 * 8, 8, static_cast<ptrdiff_t>(kChunkFloats), 1};
-      gemm<GT_DWY>(kTaskRows, Hp / 8, W.n, A, hs + Hp, Hp, gwy + o0 * Hp, Hp, &sq);
+      gemm<4, 3>(kTaskRows, Hp / 8, W.n, A, hs + Hp, Hp, gwy + o0 * Hp, Hp, &sq);
     } else {
       const size_t i0 = (q - ny) * kTaskRows;
       const size_t rows = std::min(kTaskRows, Hp - i0);
       const AMap A{dr + i0, 1, static_cast<ptrdiff_t>(8 * Hp), static_cast<ptrdiff_t>(Hp)};
-      gemm<GT_DWH>(rows, Hp / 8, W.n, A, hs, Hp, gwh + i0 * Hp, Hp, &sq);
+      gemm<4, 3>(rows, Hp / 8, W.n, A, hs, Hp, gwh + i0 * Hp, Hp, &sq);
     }
     partial[q] = hsum_d(sq);
     gw_done.v.fetch_add(1, std::memory_order_acq_rel);
@@ -933,10 +1083,12 @@ struct Trainer {
     int64_t total_chars = 0;
     int64_t windows = 0;
     bool cancelled = false;
-    const bool want = want_threads(threads, H, len) && (threads >= 2 || B >= 8);
+    const bool want = (threads >= 2 || B >= 8) && want_threads(threads, H, len, ws.worker);
+    team.set_largest_item(static_cast<double>(Hp) * std::max<double>(kChunkFloats, kTaskRows * maxn));
     team.threaded = want && ws.worker.run([this] {
       for_each_window([this](const Win& W) { return t1_window(W); });
     });
+    if (team.threaded) team.worker = &ws.worker;
     for_each_window([&](const Win& W) {
       if (cancel && cancel->load(std::memory_order_relaxed)) {
         cancelled = true;
@@ -963,7 +1115,7 @@ struct Trainer {
 // chunk order by T0.
 
 struct Evaluator {
-  static constexpr size_t kRing = 16;  // chunks of hidden states in flight
+  static constexpr size_t kRing = 8;  // chunks of hidden states in flight
   const uint8_t* data;
   size_t n, nch, Hp;
   const Model& m;
@@ -977,11 +1129,11 @@ struct Evaluator {
 
   Evaluator(const Model& model, const uint8_t* d, size_t predictions, FastWorkspace::Impl& ws)
       : data(d), n(predictions), nch((predictions + kChunk - 1) / kChunk), Hp(model.Hp), m(model) {
-    ring = ws.ring.get(kRing * kChunk * Hp + Hp);  // + one zero row (the initial state)
-    hnt0 = ws.hnt0.get(Hp * 8);
-    hnt1 = ws.hnt1.get(Hp * 8);
-    P0 = ws.P0.get(kChunkFloats);
-    P1 = ws.P1.get(kChunkFloats);
+    ring = ws.buf(ws.ring, kRing * kChunk * Hp + Hp);  // + one zero row (the initial state)
+    hnt0 = ws.buf(ws.hnt0, Hp * 8);
+    hnt1 = ws.buf(ws.hnt1, Hp * 8);
+    P0 = ws.buf(ws.P0, kChunkFloats);
+    P1 = ws.buf(ws.P1, kChunkFloats);
     slot_done = ws.slot_done.get(kRing);
     for (size_t s = 0; s < kRing; ++s) slot_done[s].store(0);
     std::memset(ring + kRing * kChunk * Hp, 0, Hp * sizeof(float));
@@ -1067,7 +1219,10 @@ double eval_fast_impl(const float* weights, size_t H, const uint8_t* data, size_
   Model m;
   model_bind(m, const_cast<float*>(weights), H, ws);  // reads only
   Evaluator ev(m, data, len - 1, ws);
-  ev.team.threaded = want_threads(threads, H, len) && ws.worker.run([&ev] { ev.run_t1(); });
+  ev.team.set_largest_item(static_cast<double>(m.Hp) * kChunkFloats);
+  ev.team.threaded =
+      want_threads(threads, H, len, ws.worker) && ws.worker.run([&ev] { ev.run_t1(); });
+  if (ev.team.threaded) ev.team.worker = &ws.worker;
   const double total = ev.run_t0();
   ev.team.stop.store(true);
   if (ev.team.threaded) ws.worker.wait();
@@ -1121,6 +1276,7 @@ double eval_bpc_fast_threads(const float* weights, size_t H, const uint8_t* data
 double train_epoch_fast(float* weights, const uint8_t* data, size_t len, float lr,
                         const TrainParams& p, const std::atomic<bool>* cancel) {
   FastWorkspace ws;
+  ws.impl().persistent = false;
   return train_epoch_fast_threads(weights, data, len, lr, p, ws, 0, cancel);
 }
 
@@ -1131,6 +1287,7 @@ double train_epoch_fast(float* weights, const uint8_t* data, size_t len, float l
 
 double eval_bpc_fast(const float* weights, size_t H, const uint8_t* data, size_t len) {
   FastWorkspace ws;
+  ws.impl().persistent = false;
   return eval_bpc_fast_threads(weights, H, data, len, ws, 0);
 }
 
