@@ -59,7 +59,7 @@ export function registerTrain(program: Command): void {
     .option('--resume <checkpoint.json>', 'continue from a checkpoint (same options and data)')
     .addOption(new Option('--eval <when>', 'evaluation schedule').choices(['reported', 'every', 'never']).default('reported'))
     .option('--json', 'print the metrics as JSON at the end')
-    .option('--fast', 'fast, NOT bit-exact kernels (native, AVX2+FMA; ~2x faster; trains as well)')
+    .option('--fast', 'fast, NOT bit-exact kernels (native backend on AVX2+FMA CPUs; ~3x faster, trains as well)')
     .addOption(new Option('--backend <name>', 'native or js'))
     .addOption(new Option('--isa <isa>', 'avx2 or scalar'))
     .action(async (flags: TrainFlags, cmd: Command) => {
