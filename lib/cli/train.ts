@@ -46,7 +46,7 @@ function prepareOutDir(dir: string): void {
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('train a sat-rnn (exact: same bytes on every backend); writes best.bin, final.bin and checkpoints')
+    .description('train a sat-rnn (exact by default: same bytes on every backend); writes best.bin, final.bin and checkpoints')
     .option('-d, --data <file>', 'training text (default: the embedded corpus)')
     .addOption(new Option('--hidden <n>', 'hidden units').default(128).argParser(parseIntOption(1, 65536)))
     .addOption(new Option('--epochs <n>', 'epochs (the cosine schedule spans them)').default(100).argParser(parseIntOption(1, 1e9)))
@@ -80,7 +80,7 @@ export function registerTrain(program: Command): void {
         process.stderr.write(`satrnn: warning: --fast needs the native backend on an AVX2+FMA CPU; using the exact kernels (${backend.name}/${backend.isa})\n`);
       const tty = process.stderr.isTTY === true && !flags.json;
       const start = Date.now();
-      let first = resume?.state.epoch ?? 0;
+      const first = resume?.state.epoch ?? 0;
       const log = (m: EpochMetrics): void => {
         const rate = (m.epoch - first) / Math.max(1e-3, (Date.now() - start) / 1000);
         const eta = (options.epochs - m.epoch) / Math.max(rate, 1e-9);
@@ -103,7 +103,6 @@ export function registerTrain(program: Command): void {
         },
       });
       if (tty) process.stderr.write('\n');
-      first = 0;
       const finalFile = path.join(flags.out, 'final.bin');
       saveModel(result.model, finalFile);
       const bestFile = path.join(flags.out, 'best.bin');
