@@ -79,6 +79,12 @@ Napi::Float32Array get_weights(Napi::Env env, const Napi::Object& o, size_t* H) 
   return w;
 }
 
+// The single options object every entry point takes.
+Napi::Object options_arg(const Napi::CallbackInfo& info, const char* fn) {
+  if (info.Length() < 1 || !info[0].IsObject()) type_error(info.Env(), std::string(fn) + " expects an options object");
+  return info[0].As<Napi::Object>();
+}
+
 // Keeps the JS arrays a worker reads alive until it settles.
 struct Pins {
   std::vector<Napi::Reference<Napi::Value>> refs;
@@ -132,8 +138,7 @@ class TaskWorker : public Napi::AsyncWorker {
 // forward({weights, hidden, bytes, h0?, isa}) -> Promise<Float32Array [steps*H]>
 Napi::Value Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "forward expects an options object");
-  auto o = info[0].As<Napi::Object>();
+  auto o = options_arg(info, "forward");
   Pins pins;
   size_t H;
   auto w = get_weights(env, o, &H);
@@ -291,8 +296,7 @@ class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
 //                                  method: 'ordered'|'certified', fallbacks: number}>
 Napi::Value Readout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "readout expects an options object");
-  auto o = info[0].As<Napi::Object>();
+  auto o = options_arg(info, "readout");
   Pins pins;
   size_t H;
   auto w = get_weights(env, o, &H);
@@ -339,19 +343,23 @@ Napi::Value Readout(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// The float32 ports by name (shared by mathF32 and checksumF32).
+float (*float_fn(Napi::Env env, const std::string& name))(float) {
+  if (name == "tanhf") return satrnn::gmath::tanhf;
+  if (name == "expm1f") return satrnn::gmath::expm1f;
+  if (name == "expf") return satrnn::gmath::expf;
+  if (name == "logf") return satrnn::gmath::logf;
+  if (name == "cosf") return satrnn::gmath::cosf;
+  range_error(env, "unknown float function " + name);
+}
+
 // Math entry points for cross-checking the TS ports: mathF32(name, Float32Array), mathF64(name, Float64Array).
 Napi::Value MathF32(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString()) type_error(env, "mathF32(name, Float32Array)");
   std::string name = info[0].As<Napi::String>();
   auto in = typed<float>(env, info[1], "input");
-  float (*f)(float) = nullptr;
-  if (name == "tanhf") f = satrnn::gmath::tanhf;
-  else if (name == "expm1f") f = satrnn::gmath::expm1f;
-  else if (name == "expf") f = satrnn::gmath::expf;
-  else if (name == "logf") f = satrnn::gmath::logf;
-  else if (name == "cosf") f = satrnn::gmath::cosf;
-  else range_error(env, "unknown float function " + name);
+  float (*f)(float) = float_fn(env, name);
   auto out = Napi::Float32Array::New(env, in.ElementLength());
   for (size_t i = 0; i < in.ElementLength(); ++i) out[i] = f(in[i]);
   return out;
@@ -386,12 +394,7 @@ Napi::Value ChecksumF32(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) type_error(env, "checksumF32(name)");
   std::string name = info[0].As<Napi::String>();
-  float (*f)(float) = nullptr;
-  if (name == "tanhf") f = satrnn::gmath::tanhf;
-  else if (name == "expf") f = satrnn::gmath::expf;
-  else if (name == "logf") f = satrnn::gmath::logf;
-  else if (name == "cosf") f = satrnn::gmath::cosf;
-  else range_error(env, "unknown float function " + name);
+  float (*f)(float) = float_fn(env, name);
   auto h = std::make_shared<uint64_t>(0);
   return TaskWorker::Start(
       env, Pins{}, [f, h]() { *h = satrnn::gmath::checksum_all_f32(f); },
@@ -412,10 +415,14 @@ float get_float(Napi::Env env, const Napi::Object& o, const char* key, bool posi
   return f;
 }
 
-Napi::Uint8Array get_train_data(Napi::Env env, const Napi::Object& o) {
-  auto data = typed<uint8_t>(env, o.Get("data"), "data");
-  if (data.ElementLength() < 2) range_error(env, "data must hold at least 2 bytes");
-  return data;
+// weights + hidden + data (>= 2 bytes) of a training or evaluation call, pinned.
+void get_train_call(Napi::Env env, const Napi::Object& o, Pins& pins, size_t* H, Napi::Float32Array* w,
+                    Napi::Uint8Array* data) {
+  *w = get_weights(env, o, H);
+  pins.add(*w);
+  *data = typed<uint8_t>(env, o.Get("data"), "data");
+  if (data->ElementLength() < 2) range_error(env, "data must hold at least 2 bytes");
+  pins.add(*data);
 }
 
 // Marks externals that really hold a FastWorkspace, so no other object is ever cast to one.
@@ -444,8 +451,7 @@ satrnn::FastWorkspace* get_fast_workspace(Napi::Env env, const Napi::Object& o, 
 // trainInit({hidden, seed}) -> Float32Array: the original's initial weights (any H).
 Napi::Value TrainInit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "trainInit expects an options object");
-  auto o = info[0].As<Napi::Object>();
+  auto o = options_arg(info, "trainInit");
   const size_t H = get_size(env, o, "hidden", 1, kMaxHidden);
   const uint32_t seed = static_cast<uint32_t>(get_size(env, o, "seed", 0, 0xffffffffu));
   auto w = Napi::Float32Array::New(env, satrnn::param_count(H));
@@ -457,14 +463,12 @@ Napi::Value TrainInit(const Napi::CallbackInfo& info) {
 // Updates `weights` in place: the caller must not touch it until the promise settles.
 Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "trainEpoch expects an options object");
-  auto o = info[0].As<Napi::Object>();
+  auto o = options_arg(info, "trainEpoch");
   Pins pins;
   size_t H;
-  auto w = get_weights(env, o, &H);
-  pins.add(w);
-  auto data = get_train_data(env, o);
-  pins.add(data);
+  Napi::Float32Array w;
+  Napi::Uint8Array data;
+  get_train_call(env, o, pins, &H, &w, &data);
   satrnn::TrainParams p;
   p.H = H;
   p.bptt = static_cast<int>(get_size(env, o, "bptt", 1, 1u << 20));
@@ -510,14 +514,12 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
 // evalBpc({weights, hidden, data, isa}) -> Promise<bpc>: the trainer's float evaluation.
 Napi::Value EvalBpc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) type_error(env, "evalBpc expects an options object");
-  auto o = info[0].As<Napi::Object>();
+  auto o = options_arg(info, "evalBpc");
   Pins pins;
   size_t H;
-  auto w = get_weights(env, o, &H);
-  pins.add(w);
-  auto data = get_train_data(env, o);
-  pins.add(data);
+  Napi::Float32Array w;
+  Napi::Uint8Array data;
+  get_train_call(env, o, pins, &H, &w, &data);
   const Isa isa = get_isa(env, o);
   satrnn::FastWorkspace* ws = get_fast_workspace(env, o, pins);
   const float* wp = w.Data();

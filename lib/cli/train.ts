@@ -8,18 +8,12 @@ import { loadData } from '../data.js';
 import { SatrnnError } from '../errors.js';
 import { saveModel } from '../model.js';
 import { sprintf } from '../format/printf.js';
-import { loadCheckpoint, makeCheckpoint, resolveTrainOptions, saveCheckpoint, train, type EpochMetrics } from '../train/trainer.js';
+import { loadCheckpoint, makeCheckpoint, resolveTrainOptions, saveCheckpoint, train, type EpochMetrics, type ResolvedTrainOptions } from '../train/trainer.js';
 import { VERSION } from '../version.js';
 import { backendOptions, emit, interrupt, parseIntOption, type BackendFlags } from './common.js';
 
-interface TrainFlags extends BackendFlags {
+interface TrainFlags extends BackendFlags, ResolvedTrainOptions {
   data?: string;
-  hidden: number;
-  epochs: number;
-  bptt: number;
-  lr: number;
-  seed: number;
-  clip: number;
   checkpointEvery?: number;
   out: string;
   resume?: string;
