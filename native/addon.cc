@@ -201,19 +201,32 @@ class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
     }
     std::atomic<size_t> next{0}, done{0};
     std::atomic<bool> cancel{false};
-    // Contiguous chunks of variants: a certified chunk shares each position's full sums
-    // across its variants, so small batches get one chunk per thread and large ones four
-    // (for load balance and progress). Which thread takes which chunk never changes a result.
-    const size_t per = batch_.V < 512 ? threads_ : 4 * threads_;
-    const size_t chunk = std::max<size_t>(1, (batch_.V + per - 1) / per);
+    // Tiles. Few variants (the q3 study's 257, a cumulative curve's 63): split positions, so
+    // the full sums of each position are computed once and every thread gets equal work; the
+    // bits go to a [V][T] array (the caller's or a scratch one) and the means are summed in t
+    // order afterwards. Many variants, or a scratch array too big: contiguous chunks of
+    // variants over all positions, which share each position's full sums within the chunk.
+    // Which thread takes which tile never changes a result.
+    const size_t V = batch_.V, T = batch_.T;
+    const bool split_positions = threads_ > 1 && T >= 2 * threads_ && V < 64 * static_cast<size_t>(threads_) &&
+                                 (want_bits_ || V * T <= (size_t{1} << 22));
+    if (split_positions && !want_bits_) {
+      bits_.assign(V * T, 0.0);
+      batch_.bits = bits_.data();
+    }
+    const size_t per = split_positions ? 4 * threads_ : V < 512 ? threads_ : 4 * threads_;
+    const size_t span = split_positions ? T : V;
+    const size_t chunk = std::max<size_t>(1, (span + per - 1) / per);
     std::string failure;
     auto work = [&]() {
       try {
         for (;;) {
           if (cancel.load()) return;
-          size_t v = next.fetch_add(chunk);
-          if (v >= batch_.V) return;
-          satrnn::readout_range(batch_, v, std::min(batch_.V, v + chunk), isa_, &done, &cancel);
+          const size_t a = next.fetch_add(chunk);
+          if (a >= span) return;
+          const size_t b = std::min(span, a + chunk);
+          if (split_positions) satrnn::readout_tile(batch_, 0, V, a, b, isa_, &done, &cancel);
+          else satrnn::readout_tile(batch_, a, b, 0, T, isa_, &done, &cancel);
         }
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(failure_mu_);
@@ -221,7 +234,8 @@ class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
         cancel.store(true);
       }
     };
-    unsigned nt = threads_ < batch_.V ? threads_ : static_cast<unsigned>(batch_.V);
+    const size_t tiles = (span + chunk - 1) / chunk;
+    unsigned nt = threads_ < tiles ? threads_ : static_cast<unsigned>(tiles);
     if (nt == 0) nt = 1;
     // This thread only reports progress and forwards cancellation; it wakes at once when
     // the last worker exits (no sleep at the end of a batch).
@@ -241,7 +255,8 @@ class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
       while (running > 0) {
         cv.wait_for(lock, std::chrono::milliseconds(20));
         if (cancel_ptr_ && __atomic_load_n(cancel_ptr_, __ATOMIC_RELAXED) != 0) cancel.store(true);
-        const size_t d = done.load();
+        // Progress is counted in predictions and reported as whole variants' worth.
+        const size_t d = T ? done.load() / T : 0;
         if (has_progress_ && d != last && running > 0) {
           last = d;
           progress.Send(&d, 1);
@@ -251,6 +266,8 @@ class ReadoutWorker : public Napi::AsyncProgressWorker<size_t> {
     for (auto& t : pool) t.join();
     if (!failure.empty()) SetError("satrnn native: " + failure);
     else if (cancel.load()) SetError("aborted");
+    else if (batch_.bits) satrnn::means_from_bits(batch_);
+    if (!want_bits_) std::vector<double>().swap(bits_);  // scratch only
   }
   void OnProgress(const size_t* data, size_t count) override {
     if (count == 0 || !has_progress_) return;
@@ -375,6 +392,18 @@ Napi::Value MathF64(const Napi::CallbackInfo& info) {
 #if defined(__x86_64__)
     if (!satrnn::cpu_has_avx2()) range_error(env, "no AVX2");
     satrnn::gmath::exp_array_avx2(in.Data(), out.Data(), in.ElementLength());
+    return out;
+#else
+    range_error(env, "no AVX2");
+#endif
+  }
+  if (name == "exp_softmax_avx2") {
+#if defined(__x86_64__)
+    if (!satrnn::cpu_has_avx2()) range_error(env, "no AVX2");
+    const size_t n = in.ElementLength();
+    for (size_t i = 0; i < n; ++i)
+      if (!(in[i] > -512.0 && in[i] <= 0.0)) range_error(env, "exp_softmax_avx2 takes arguments in (-512, 0]");
+    satrnn::gmath::exp_nonpos_array_avx2(in.Data(), out.Data(), n);
     return out;
 #else
     range_error(env, "no AVX2");

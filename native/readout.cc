@@ -39,6 +39,14 @@ struct Op {
   uint8_t from, to;
 };
 
+// An Op at one position, with the values it reads: add float(Wy[o][j]*to), subtract
+// float(Wy[o][j]*from), or both (remove `from`, then add `to`).
+struct Change {
+  enum Kind : uint8_t { kAdd, kSub, kSwap } kind;
+  int j;
+  float from, to;
+};
+
 // One variant, pre-digested: its kept terms in j order (for ordered sums) and, for the
 // certified method, the cheapest exact route to its logits: re-sum the kept terms, or
 // update the full sums S, or update the previous variant's logits (nested variants such as
@@ -201,6 +209,16 @@ struct ScalarOps {
     }
   }
 
+  // logit = base with every change applied, one change after another.
+  void derive(const double* base, const Change* c, size_t n, double* logit) const {
+    std::memcpy(logit, base, sizeof(double) * kVocab);
+    for (size_t i = 0; i < n; ++i) {
+      if (c[i].kind == Change::kAdd) add_term(logit, c[i].j, c[i].to, false);
+      else if (c[i].kind == Change::kSub) add_term(logit, c[i].j, c[i].from, true);
+      else swap_term(logit, c[i].j, c[i].from, c[i].to);
+    }
+  }
+
   double bits(const double* logit, double* e, int y) const { return bits_scalar(logit, e, y); }
 
   void bits8(const double* const* logits, int y, double* out) const {
@@ -286,37 +304,40 @@ struct Avx2Ops {
     }
   }
 
-  __attribute__((target("avx2"))) void add_term(double* logit, int j, float r, bool subtract) const {
-    const __m256 rv = _mm256_set1_ps(r);
+  // ScalarOps::derive with sixteen logits held in registers across all changes (the
+  // certificate makes every partial sum exact, so the per-output results are identical).
+  __attribute__((target("avx2"))) void derive(const double* base, const Change* c, size_t n, double* logit) const {
+    // Named registers, no arrays or helper lambdas: gcc otherwise keeps them on the stack.
     for (int blk = 0; blk < kBlocks; ++blk) {
-      const float* w = block(blk) + static_cast<size_t>(j) * 16;
-      const __m256 p0 = _mm256_mul_ps(_mm256_loadu_ps(w), rv);
-      const __m256 p1 = _mm256_mul_ps(_mm256_loadu_ps(w + 8), rv);
-      const __m256d d[4] = {_mm256_cvtps_pd(_mm256_castps256_ps128(p0)), _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)),
-                            _mm256_cvtps_pd(_mm256_castps256_ps128(p1)), _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1))};
-      for (int i = 0; i < 4; ++i) {
-        double* l = logit + blk * 16 + i * 4;
-        const __m256d cur = _mm256_loadu_pd(l);
-        _mm256_storeu_pd(l, subtract ? _mm256_sub_pd(cur, d[i]) : _mm256_add_pd(cur, d[i]));
+      const double* b = base + blk * 16;
+      __m256d a0 = _mm256_loadu_pd(b), a1 = _mm256_loadu_pd(b + 4);
+      __m256d a2 = _mm256_loadu_pd(b + 8), a3 = _mm256_loadu_pd(b + 12);
+      const float* col = block(blk);
+      for (size_t q = 0; q < n; ++q) {
+        const float* w = col + static_cast<size_t>(c[q].j) * 16;
+        const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+        if (c[q].kind != Change::kAdd) {
+          const __m256 f = _mm256_set1_ps(c[q].from);
+          const __m256 p0 = _mm256_mul_ps(w0, f), p1 = _mm256_mul_ps(w1, f);
+          a0 = _mm256_sub_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(p0)));
+          a1 = _mm256_sub_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)));
+          a2 = _mm256_sub_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(p1)));
+          a3 = _mm256_sub_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1)));
+        }
+        if (c[q].kind != Change::kSub) {
+          const __m256 t = _mm256_set1_ps(c[q].to);
+          const __m256 p0 = _mm256_mul_ps(w0, t), p1 = _mm256_mul_ps(w1, t);
+          a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(p0)));
+          a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)));
+          a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(p1)));
+          a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1)));
+        }
       }
-    }
-  }
-
-  __attribute__((target("avx2"))) void swap_term(double* logit, int j, float from, float to) const {
-    const __m256 fv = _mm256_set1_ps(from), tv = _mm256_set1_ps(to);
-    for (int blk = 0; blk < kBlocks; ++blk) {
-      const float* w = block(blk) + static_cast<size_t>(j) * 16;
-      for (int half = 0; half < 2; ++half) {
-        const __m256 wv = _mm256_loadu_ps(w + 8 * half);
-        const __m256 a = _mm256_mul_ps(wv, fv), b = _mm256_mul_ps(wv, tv);
-        double* l = logit + blk * 16 + 8 * half;
-        const __m256d lo = _mm256_add_pd(_mm256_sub_pd(_mm256_loadu_pd(l), _mm256_cvtps_pd(_mm256_castps256_ps128(a))),
-                                         _mm256_cvtps_pd(_mm256_castps256_ps128(b)));
-        const __m256d hi = _mm256_add_pd(_mm256_sub_pd(_mm256_loadu_pd(l + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))),
-                                         _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1)));
-        _mm256_storeu_pd(l, lo);
-        _mm256_storeu_pd(l + 4, hi);
-      }
+      double* l = logit + blk * 16;
+      _mm256_storeu_pd(l, a0);
+      _mm256_storeu_pd(l + 4, a1);
+      _mm256_storeu_pd(l + 8, a2);
+      _mm256_storeu_pd(l + 12, a3);
     }
   }
 
@@ -341,50 +362,74 @@ struct Avx2Ops {
   // Eight variants at once, one per lane of two vectors: a 4x4 transpose puts output o of
   // four variants in one vector, so each lane runs the spec's sequence (max, exp(logit - M),
   // sum in o order, p[y], floor, log2) for its own variant, and the two groups' sums form
-  // independent dependency chains that overlap.
+  // independent dependency chains that overlap with the exps.
   __attribute__((target("avx2"))) void bits8(const double* const* logits, int y, double* out) const {
     alignas(32) double M[8];
+    bool in_range = true;
     for (int k = 0; k < 8; ++k) {
-      // Four independent max chains (max is exact and order-free for finite logits).
-      __m256d m4[4];
-      for (int i = 0; i < 4; ++i) m4[i] = _mm256_set1_pd(-1e30);
-      for (int o = 0; o < kVocab; o += 16)
-        for (int i = 0; i < 4; ++i) m4[i] = _mm256_max_pd(m4[i], _mm256_loadu_pd(logits[k] + o + 4 * i));
-      const __m256d mx = _mm256_max_pd(_mm256_max_pd(m4[0], m4[1]), _mm256_max_pd(m4[2], m4[3]));
-      alignas(32) double l[4];
-      _mm256_store_pd(l, mx);
-      double mk = l[0];
-      for (int i = 1; i < 4; ++i) mk = l[i] > mk ? l[i] : mk;
-      M[k] = mk;
-    }
-    __m256d Mv[2] = {_mm256_load_pd(M), _mm256_load_pd(M + 4)};
-    __m256d E[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
-    __m256d ey[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
-    for (int o = 0; o < kVocab; o += 4) {
-      __m256d c[2][4];
-      for (int g = 0; g < 2; ++g) {
-        const double* const* l = logits + 4 * g;
-        const __m256d r0 = _mm256_loadu_pd(l[0] + o), r1 = _mm256_loadu_pd(l[1] + o);
-        const __m256d r2 = _mm256_loadu_pd(l[2] + o), r3 = _mm256_loadu_pd(l[3] + o);
-        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-        const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-        c[g][0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-        c[g][1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-        c[g][2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-        c[g][3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-      }
-      for (int i = 0; i < 4; ++i)
-        for (int g = 0; g < 2; ++g) {
-          const __m256d e = gmath::exp4_avx2(_mm256_sub_pd(c[g][i], Mv[g]));
-          E[g] = _mm256_add_pd(E[g], e);
-          if (o + i == y) ey[g] = e;
+      // Max and min are exact and order-free for finite logits.
+      __m256d mx[2] = {_mm256_set1_pd(-1e30), _mm256_set1_pd(-1e30)};
+      __m256d mn[2] = {_mm256_loadu_pd(logits[k]), _mm256_loadu_pd(logits[k])};
+      for (int o = 0; o < kVocab; o += 8)
+        for (int i = 0; i < 2; ++i) {
+          const __m256d v = _mm256_loadu_pd(logits[k] + o + 4 * i);
+          mx[i] = _mm256_max_pd(mx[i], v);
+          mn[i] = _mm256_min_pd(mn[i], v);
         }
+      alignas(32) double a[4], b[4];
+      _mm256_store_pd(a, _mm256_max_pd(mx[0], mx[1]));
+      _mm256_store_pd(b, _mm256_min_pd(mn[0], mn[1]));
+      double mk = a[0], lk = b[0];
+      for (int i = 1; i < 4; ++i) {
+        mk = a[i] > mk ? a[i] : mk;
+        lk = b[i] < lk ? b[i] : lk;
+      }
+      M[k] = mk;
+      // Rounding is monotonic, so every logit - M lies in [lo - M, 0]: the unchecked exp's range.
+      in_range = in_range && (lk - mk > -512.0);
     }
+    if (!in_range) {
+      double e[kVocab];
+      for (int k = 0; k < 8; ++k) out[k] = bits_scalar(logits[k], e, y);
+      return;
+    }
+    const __m256d M0 = _mm256_load_pd(M), M1 = _mm256_load_pd(M + 4);
+    __m256d E0 = _mm256_setzero_pd(), E1 = _mm256_setzero_pd();
+    const double *a0 = logits[0], *a1 = logits[1], *a2 = logits[2], *a3 = logits[3];
+    const double *b0 = logits[4], *b1 = logits[5], *b2 = logits[6], *b3 = logits[7];
+    // c[i] = output o+i of four variants (a 4x4 transpose of four rows).
+    auto transpose = [](const double* r0, const double* r1, const double* r2, const double* r3, int o,
+                        __m256d* c) __attribute__((target("avx2"))) {
+      const __m256d x0 = _mm256_loadu_pd(r0 + o), x1 = _mm256_loadu_pd(r1 + o);
+      const __m256d x2 = _mm256_loadu_pd(r2 + o), x3 = _mm256_loadu_pd(r3 + o);
+      const __m256d t0 = _mm256_unpacklo_pd(x0, x1), t1 = _mm256_unpackhi_pd(x0, x1);
+      const __m256d t2 = _mm256_unpacklo_pd(x2, x3), t3 = _mm256_unpackhi_pd(x2, x3);
+      c[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+      c[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+      c[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+      c[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+    };
+    for (int o = 0; o < kVocab; o += 4) {
+      __m256d c0[4], c1[4], e0[4], e1[4];
+      transpose(a0, a1, a2, a3, o, c0);
+      transpose(b0, b1, b2, b3, o, c1);
+      for (int i = 0; i < 4; ++i) {
+        e0[i] = gmath::exp4_nonpos_avx2(_mm256_sub_pd(c0[i], M0));
+        e1[i] = gmath::exp4_nonpos_avx2(_mm256_sub_pd(c1[i], M1));
+      }
+      for (int i = 0; i < 4; ++i) {
+        E0 = _mm256_add_pd(E0, e0[i]);
+        E1 = _mm256_add_pd(E1, e1[i]);
+      }
+    }
+    // e[y] again (the same argument gives the same value) instead of a compare per step.
+    const __m256d ey0 = gmath::exp4_nonpos_avx2(_mm256_sub_pd(_mm256_set_pd(a3[y], a2[y], a1[y], a0[y]), M0));
+    const __m256d ey1 = gmath::exp4_nonpos_avx2(_mm256_sub_pd(_mm256_set_pd(b3[y], b2[y], b1[y], b0[y]), M1));
     alignas(32) double Es[8], eys[8];
-    for (int g = 0; g < 2; ++g) {
-      _mm256_store_pd(Es + 4 * g, E[g]);
-      _mm256_store_pd(eys + 4 * g, ey[g]);
-    }
+    _mm256_store_pd(Es, E0);
+    _mm256_store_pd(Es + 4, E1);
+    _mm256_store_pd(eys, ey0);
+    _mm256_store_pd(eys + 4, ey1);
     for (int k = 0; k < 8; ++k) {
       const double p = eys[k] / Es[k];
       out[k] = -gmath::log2(p > kFloor ? p : kFloor);
@@ -397,46 +442,59 @@ inline bool cancelled(const std::atomic<bool>* cancel) {
   return cancel && cancel->load(std::memory_order_relaxed);
 }
 
+// Where a tile's results go: each prediction's bits into b.bits[v*T + t] when the batch has
+// that array (the driver supplies one whenever positions are split), else the running
+// totals become mean_bits[v] (the tile then covers every position).
+struct Sink {
+  const ReadoutBatch& b;
+  size_t v0, t0, t1;
+  std::vector<double> total;
+  Sink(const ReadoutBatch& batch, size_t v0_, size_t v1, size_t t0_, size_t t1_)
+      : b(batch), v0(v0_), t0(t0_), t1(t1_), total(b.bits ? 0 : v1 - v0, 0.0) {}
+  void put(size_t i, size_t t, double bits) {
+    if (b.bits) b.bits[(v0 + i) * b.T + t] = bits;
+    else total[i] = total[i] + bits;
+  }
+  void finish() {
+    for (size_t i = 0; i < total.size(); ++i) b.mean_bits[v0 + i] = total[i] / static_cast<double>(b.T);
+  }
+};
+
 // The spec literally: each variant, each position, every logit summed over the kept terms.
 template <typename Ops>
-void run_ordered(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, std::atomic<size_t>* progress,
-                 const std::atomic<bool>* cancel) {
+void run_ordered(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
+                 std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
   const size_t H = b.model->H;
   std::vector<float> r(H);
   std::vector<double> logit(kVocab), e(kVocab);
+  Sink sink(b, v0, v1, t0, t1);
   for (size_t v = v0; v < v1; ++v) {
     if (cancelled(cancel)) return;
     const Plan p = make_plan(b, v);
-    double total = 0.0;
-    for (size_t t = 0; t < b.T; ++t) {
+    for (size_t t = t0; t < t1; ++t) {
       ops.ordered_all(p, b.states + t * H, logit.data(), r.data());
-      const double bits = ops.bits(logit.data(), e.data(), b.targets[t]);
-      if (b.bits) b.bits[v * b.T + t] = bits;
-      total = total + bits;
+      sink.put(v - v0, t, ops.bits(logit.data(), e.data(), b.targets[t]));
     }
-    b.mean_bits[v] = total / static_cast<double>(b.T);
-    if (progress) progress->fetch_add(1, std::memory_order_relaxed);
+    if (progress) progress->fetch_add(t1 - t0, std::memory_order_relaxed);
   }
+  sink.finish();
 }
 
-// Applies op to logits: removes the old term of neuron j, adds the new one (exact under
-// the certificate: every intermediate is a sum over some mix of terms, below the bound).
-template <typename Ops>
-inline void apply(const Ops& ops, double* logit, const Op& op, float hj) {
+// The values op reads at a position whose state has h[j] = hj.
+inline Change to_change(const Op& op, float hj) {
   const float from = op.from == kSign ? sign_of(hj) : hj;
   const float to = op.to == kSign ? sign_of(hj) : hj;
-  if (op.from == kAbsent) ops.add_term(logit, op.j, to, false);
-  else if (op.to == kAbsent) ops.add_term(logit, op.j, from, true);
-  else ops.swap_term(logit, op.j, from, to);
+  const Change::Kind kind = op.from == kAbsent ? Change::kAdd : op.to == kAbsent ? Change::kSub : Change::kSwap;
+  return {kind, op.j, from, to};
 }
 
 // Positions outer, variants inner: the full sums and their certificate are computed once per
-// position and shared by every variant of the range, and variants are evaluated eight at a
+// position and shared by every variant of the tile, and variants are evaluated eight at a
 // time so their softmax sums interleave. Each variant still accumulates its bits in t
 // order, so the means equal run_ordered's bit for bit.
 template <typename Ops>
-void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, std::atomic<size_t>* progress,
-                   const std::atomic<bool>* cancel) {
+void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
+                   std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
   const ModelView& m = *b.model;
   const size_t H = m.H;
   const size_t nv = v1 - v0;
@@ -444,12 +502,15 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
   plans.reserve(nv);
   for (size_t v = v0; v < v1; ++v) plans.push_back(make_plan(b, v));
   choose_bases(plans);
-  std::vector<double> total(nv, 0.0), S(kVocab);
+  std::vector<double> S(kVocab);
   std::vector<double> L(kGroup * kVocab);  // logits of up to kGroup variants; slot i % kGroup
   std::vector<int> min_exp(kVocab), uncertified;
   std::vector<float> r(H);
+  std::vector<Change> changes;
+  changes.reserve(H);
   uint64_t fallbacks = 0;
-  for (size_t t = 0; t < b.T; ++t) {
+  Sink sink(b, v0, v1, t0, t1);
+  for (size_t t = t0; t < t1; ++t) {
     if (cancelled(cancel)) return;
     const float* h = b.states + t * H;
     ops.full_sums(h, S.data(), min_exp.data());
@@ -472,8 +533,9 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
           ops.ordered_all(p, h, logit, r.data());
         } else {
           const double* base = p.base == Plan::kFull ? S.data() : &L[((i + kGroup - 1) % kGroup) * kVocab];
-          std::memcpy(logit, base, sizeof(double) * kVocab);
-          for (const Op& op : p.ops) apply(ops, logit, op, h[op.j]);
+          changes.clear();
+          for (const Op& op : p.ops) changes.push_back(to_change(op, h[op.j]));
+          ops.derive(base, changes.data(), changes.size(), logit);
           for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
           fallbacks += uncertified.size();
         }
@@ -482,24 +544,19 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
       for (size_t k = count; k < kGroup; ++k) lanes[k] = lanes[0];
       double bits[kGroup];
       ops.bits8(lanes, y, bits);
-      for (size_t k = 0; k < count; ++k) {
-        if (b.bits) b.bits[(v0 + g + k) * b.T + t] = bits[k];
-        total[g + k] = total[g + k] + bits[k];
-      }
+      for (size_t k = 0; k < count; ++k) sink.put(g + k, t, bits[k]);
     }
+    if (progress) progress->fetch_add(nv, std::memory_order_relaxed);
   }
-  for (size_t i = 0; i < nv; ++i) {
-    b.mean_bits[v0 + i] = total[i] / static_cast<double>(b.T);
-    if (progress) progress->fetch_add(1, std::memory_order_relaxed);
-  }
+  sink.finish();
   if (b.fallbacks) b.fallbacks->fetch_add(fallbacks, std::memory_order_relaxed);
 }
 
 template <typename Ops>
-void run(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, std::atomic<size_t>* progress,
-         const std::atomic<bool>* cancel) {
-  if (b.method == Method::Certified && b.cert) run_certified(ops, b, v0, v1, progress, cancel);
-  else run_ordered(ops, b, v0, v1, progress, cancel);
+void run(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
+         std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
+  if (b.method == Method::Certified && b.cert) run_certified(ops, b, v0, v1, t0, t1, progress, cancel);
+  else run_ordered(ops, b, v0, v1, t0, t1, progress, cancel);
 }
 
 }  // namespace
@@ -522,17 +579,26 @@ void prepare_certificate(const ModelView& m, Certificate* c) {
   for (int e = 0; e < 256; ++e) c->limit[e] = std::ldexp(1.0, e - 97);
 }
 
-void readout_range(const ReadoutBatch& b, size_t v0, size_t v1, Isa isa, std::atomic<size_t>* progress,
-                   const std::atomic<bool>* cancel) {
+void readout_tile(const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1, Isa isa,
+                  std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
 #if defined(__x86_64__)
   if (isa == Isa::Avx2) {
     Avx2Ops ops(*b.model);
-    return run(ops, b, v0, v1, progress, cancel);
+    return run(ops, b, v0, v1, t0, t1, progress, cancel);
   }
 #endif
   (void)isa;
   ScalarOps ops(*b.model);
-  run(ops, b, v0, v1, progress, cancel);
+  run(ops, b, v0, v1, t0, t1, progress, cancel);
+}
+
+void means_from_bits(const ReadoutBatch& b) {
+  for (size_t v = 0; v < b.V; ++v) {
+    const double* bits = b.bits + v * b.T;
+    double total = 0.0;
+    for (size_t t = 0; t < b.T; ++t) total = total + bits[t];
+    b.mean_bits[v] = total / static_cast<double>(b.T);
+  }
 }
 
 }  // namespace satrnn

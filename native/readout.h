@@ -37,15 +37,21 @@ struct ReadoutBatch {
   const uint8_t* keep;    // [V][H]: 1 = neuron j's readout term is used, 0 = knocked out
   const uint8_t* snap;    // [V][H] or null: 1 = h_t[j] replaced by its sign (+1/-1) for readout
   double* mean_bits;      // [V] out: mean bits per character
-  double* bits;           // [V][T] out, or null: bits of each prediction
+  double* bits;           // [V][T] out, or null: bits of each prediction (see readout_tile)
   Method method;
   const Certificate* cert;           // required for Method::Certified
   std::atomic<uint64_t>* fallbacks;  // optional: logits that needed the ordered fallback
 };
 
-// Evaluates variants [v0, v1). Variants are independent, so any split across threads
-// gives identical results. `progress` (if set) is incremented once per finished variant.
-void readout_range(const ReadoutBatch& b, size_t v0, size_t v1, Isa isa,
-                   std::atomic<size_t>* progress, const std::atomic<bool>* cancel);
+// Evaluates variants [v0, v1) at positions [t0, t1) (a tile). With b.bits set, writes each
+// prediction's bits to b.bits[v*T + t] and leaves the means to means_from_bits; without it
+// the tile must cover every position and writes mean_bits[v]. Variants and positions are
+// independent, so any tiling and any thread assignment gives identical results.
+// `progress` (if set) counts finished predictions (variant-position pairs).
+void readout_tile(const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1, Isa isa,
+                  std::atomic<size_t>* progress, const std::atomic<bool>* cancel);
+
+// mean_bits[v] = (sum over t in order of bits[v*T + t]) / T: the spec's §5 accumulation.
+void means_from_bits(const ReadoutBatch& b);
 
 }  // namespace satrnn

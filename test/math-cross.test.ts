@@ -81,6 +81,25 @@ describe.skipIf(!addon)('math: TypeScript ports equal the C++ ports bit for bit'
     const b = addon!.mathF64('exp', x);
     expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer))).toBe(0);
   });
+  it.skipIf(addon?.info().avx2 !== true)('softmax exp (arguments in (-512, 0], no range checks) equals the scalar port', () => {
+    const r = rng(17);
+    const x = new Float64Array(N);
+    const specials = [0, -0, -5e-324, -(2 ** -54), -(2 ** -54) * (1 - 2 ** -52), -(2 ** -54) * (1 + 2 ** -52), -(2 ** -53), -(2 ** -60),
+      -511.9999999999999, -1, -0.5, -Math.LN2 / 256];
+    let i = 0;
+    for (const s of specials) x[i++] = s;
+    for (; i < N; i++) {
+      const k = i % 3;
+      // uniform in (-512, 0], log-uniform tiny and small magnitudes, and the bulk range of real softmaxes
+      if (k === 0) x[i] = -r() * 511.9999;
+      else if (k === 1) x[i] = -(2 ** (-1074 + r() * 1083));
+      else x[i] = -r() * 40;
+    }
+    const a = addon!.mathF64('exp_softmax_avx2', x);
+    const b = addon!.mathF64('exp', x);
+    expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer))).toBe(0);
+    expect(() => addon!.mathF64('exp_softmax_avx2', new Float64Array([1e-300]))).toThrow(/\(-512, 0\]/);
+  });
   // 00-common §7b's FNV-1a rule over all 2^32 inputs. The values are what this machine's
   // glibc 2.36 libm itself gives under that rule, as written (measured with a C program
   // over the system tanhf/expf/logf/cosf); the spec lists other numbers (tanhf

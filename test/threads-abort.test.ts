@@ -29,6 +29,10 @@ describe('batches: results never depend on the thread count', () => {
   it(`${configs.length} configurations agree bit for bit`, async () => {
     const feed = text.subarray(0, text.length - 1);
     let ref: Float64Array | undefined;
+    let refMean: Float64Array | undefined;
+    let refMany: Float64Array | undefined;
+    const keepMany = new Uint8Array(300 * H).fill(1);
+    for (let v = 0; v < 300; v++) keepMany[v * H + (v % H)] = 0;
     for (const cfg of configs) {
       const be = selectBackend(cfg);
       const { states } = await be.forward(model, feed);
@@ -42,6 +46,16 @@ describe('batches: results never depend on the thread count', () => {
       for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]!);
       ref ??= res.bits!;
       expect(Buffer.compare(Buffer.from(res.bits!.buffer), Buffer.from(ref.buffer)), JSON.stringify(cfg)).toBe(0);
+      // Means alone (the native driver then splits positions into a scratch array) equal the
+      // means that come with the bits.
+      const means = await be.readout({ model, states, targets: text.subarray(1), keep, snap });
+      refMean ??= res.mean;
+      expect(Array.from(means.mean), JSON.stringify(cfg)).toEqual(Array.from(refMean));
+      expect(Array.from(res.mean), JSON.stringify(cfg)).toEqual(Array.from(refMean));
+      // A batch large enough for chunks of variants (native, few threads) instead of positions.
+      const many = await be.readout({ model, states, targets: text.subarray(1), keep: keepMany });
+      refMany ??= many.mean;
+      expect(Array.from(many.mean), JSON.stringify(cfg)).toEqual(Array.from(refMany));
     }
   }, 300_000);
 });

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 
 #include "glibc_double.h"
 
@@ -99,10 +100,62 @@ __attribute__((target("avx2"))) inline __m256d exp4_avx2(__m256d x) {
   return y;
 }
 
+// The table as (tail, scale bits) pairs, so one 16-byte load fetches both values of a lane.
+struct ExpPairs {
+  alignas(16) double v[256];
+  ExpPairs() {
+    for (int j = 0; j < 128; ++j) {
+      v[2 * j] = data::kExpTail[j];
+      std::memcpy(&v[2 * j + 1], &data::kExpScaleBits[j], sizeof(double));
+    }
+  }
+};
+inline const ExpPairs kExpPairs;
+
+// exp for softmax arguments: the caller guarantees every lane is in (-512, 0] (x = logit - max,
+// with the smallest logit checked once per row). No range test, no scalar fallback: on that
+// range the table algorithm is exactly glibc's main path, and for -2^-54 < x <= 0, where
+// glibc returns 1.0 + x = 1.0, it yields k = 0, r = x, tmp within (-2^-54, 2^-54)·(1 + tiny)
+// and scale + scale*tmp = 1.0 as well (tested against the scalar port).
+__attribute__((target("avx2"))) inline __m256d exp4_nonpos_avx2(__m256d x) {
+  SATRNN_GMATH_NO_CONTRACT
+  using namespace data;
+  const __m256d shift = _mm256_set1_pd(kExpShift);
+  __m256d kd = _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(kExpInvLn2N), x), shift);
+  const __m256i ki = _mm256_castpd_si256(kd);
+  kd = _mm256_sub_pd(kd, shift);
+  const __m256d r = _mm256_add_pd(_mm256_add_pd(x, _mm256_mul_pd(kd, _mm256_set1_pd(kExpNegLn2HiN))),
+                                  _mm256_mul_pd(kd, _mm256_set1_pd(kExpNegLn2LoN)));
+  alignas(32) long long j[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(j), _mm256_and_si256(ki, _mm256_set1_epi64x(127)));
+  const double* P = kExpPairs.v;
+  // A = [pair j0 | pair j2], B = [pair j1 | pair j3]; unpack gives tails and scale bits.
+  const __m256d A = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(P + 2 * j[0])), _mm_load_pd(P + 2 * j[2]), 1);
+  const __m256d B = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(P + 2 * j[1])), _mm_load_pd(P + 2 * j[3]), 1);
+  const __m256d tail = _mm256_unpacklo_pd(A, B);
+  const __m256i sbits = _mm256_add_epi64(_mm256_castpd_si256(_mm256_unpackhi_pd(A, B)), _mm256_slli_epi64(ki, 45));
+  const __m256d r2 = _mm256_mul_pd(r, r);
+  const __m256d p23 = _mm256_mul_pd(
+      r2, _mm256_add_pd(_mm256_set1_pd(kExpC2), _mm256_mul_pd(r, _mm256_set1_pd(kExpC3))));
+  const __m256d p45 = _mm256_mul_pd(
+      _mm256_mul_pd(r2, r2),
+      _mm256_add_pd(_mm256_set1_pd(kExpC4), _mm256_mul_pd(r, _mm256_set1_pd(kExpC5))));
+  const __m256d tmp = _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(tail, r), p23), p45);
+  const __m256d scale = _mm256_castsi256_pd(sbits);
+  return _mm256_add_pd(scale, _mm256_mul_pd(scale, tmp));
+}
+
 // out[i] = gmath::exp(in[i]) for i < n; in and out may be the same array.
 __attribute__((target("avx2"))) inline void exp_array_avx2(const double* in, double* out, std::size_t n) {
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) _mm256_storeu_pd(out + i, exp4_avx2(_mm256_loadu_pd(in + i)));
+  for (; i < n; ++i) out[i] = gmath::exp(in[i]);
+}
+
+// The same for arguments in (-512, 0] only (tests; the softmax calls exp4_nonpos_avx2).
+__attribute__((target("avx2"))) inline void exp_nonpos_array_avx2(const double* in, double* out, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) _mm256_storeu_pd(out + i, exp4_nonpos_avx2(_mm256_loadu_pd(in + i)));
   for (; i < n; ++i) out[i] = gmath::exp(in[i]);
 }
 
