@@ -64,6 +64,13 @@ size_t get_size(Napi::Env env, const Napi::Object& o, const char* key, size_t lo
   return static_cast<size_t>(d);
 }
 
+// Threads for the fast trainer: optional "threads" (1 = calling thread only, 2+ = with the
+// helper thread); absent = 0, the kernel's own choice (helper only if a CPU looks free).
+int get_fast_threads(Napi::Env env, const Napi::Object& o) {
+  if (!o.Has("threads") || o.Get("threads").IsUndefined()) return 0;
+  return get_size(env, o, "threads", 1, kMaxThreads) >= 2 ? 2 : 1;
+}
+
 Isa get_isa(Napi::Env env, const Napi::Object& o) {
   size_t isa = get_size(env, o, "isa", 0, 1);
   if (isa == 1 && !satrnn::cpu_has_avx2()) range_error(env, "isa avx2 requested but this CPU/build has no AVX2");
@@ -507,6 +514,7 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
   const Isa isa = get_isa(env, o);
   const int32_t* cancel = get_cancel(env, o, pins);
   satrnn::FastWorkspace* ws = get_fast_workspace(env, o, pins);
+  const int fast_threads = get_fast_threads(env, o);
   float* wp = w.Data();
   const uint8_t* dp = data.Data();
   const size_t len = data.ElementLength();
@@ -529,7 +537,8 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
               cv.wait_for(lock, std::chrono::milliseconds(10));
             }
           });
-        *result = ws ? satrnn::train_epoch_fast(wp, dp, len, lr, p, *ws, &stop) : satrnn::train_epoch(wp, dp, len, lr, p, isa, &stop);
+        *result = ws ? satrnn::train_epoch_fast_threads(wp, dp, len, lr, p, *ws, fast_threads, &stop)
+                     : satrnn::train_epoch(wp, dp, len, lr, p, isa, &stop);
         {
           std::lock_guard<std::mutex> lock(mu);
           finished = true;
@@ -551,13 +560,16 @@ Napi::Value EvalBpc(const Napi::CallbackInfo& info) {
   get_train_call(env, o, pins, &H, &w, &data);
   const Isa isa = get_isa(env, o);
   satrnn::FastWorkspace* ws = get_fast_workspace(env, o, pins);
+  const int fast_threads = get_fast_threads(env, o);
   const float* wp = w.Data();
   const uint8_t* dp = data.Data();
   const size_t len = data.ElementLength();
   auto result = std::make_shared<double>(0.0);
   return TaskWorker::Start(
       env, std::move(pins),
-      [=]() { *result = ws ? satrnn::eval_bpc_fast(wp, H, dp, len, *ws) : satrnn::eval_bpc(wp, H, dp, len, isa); },
+      [=]() {
+        *result = ws ? satrnn::eval_bpc_fast_threads(wp, H, dp, len, *ws, fast_threads) : satrnn::eval_bpc(wp, H, dp, len, isa);
+      },
       [result](Napi::Env e) { return Napi::Number::New(e, *result); });
 }
 

@@ -42,10 +42,12 @@ export interface NativeAddon {
     bptt: number;
     clip: number;
     isa: number;
+    /** Fast kernels only: 1 = calling thread, 2+ = with a helper thread. */
+    threads?: number;
     cancel?: Int32Array;
     fast?: FastWorkspace;
   }): Promise<number>;
-  evalBpc(o: { weights: Float32Array; hidden: number; data: Uint8Array; isa: number; fast?: FastWorkspace }): Promise<number>;
+  evalBpc(o: { weights: Float32Array; hidden: number; data: Uint8Array; isa: number; threads?: number; fast?: FastWorkspace }): Promise<number>;
   /** Scratch memory + helper thread of the fast trainer; null without AVX2+FMA. */
   createFastWorkspace(): FastWorkspace | null;
 }
@@ -191,7 +193,7 @@ export class NativeBackend implements Backend {
     const { fast, ...rest } = params;
     try {
       const bpc = await this.withWorkspace(fast && this.isa === 'avx2', (ws) =>
-        this.addon.trainEpoch({ weights, hidden, data, lr, ...rest, isa: this.isaCode, cancel, ...(ws ? { fast: ws } : {}) }),
+        this.addon.trainEpoch({ weights, hidden, data, lr, ...rest, isa: this.isaCode, cancel, ...(ws ? { fast: ws, threads: this.threads } : {}) }),
       );
       throwIfAborted(signal);
       return bpc;
@@ -202,7 +204,7 @@ export class NativeBackend implements Backend {
 
   evalBpc(weights: Float32Array, hidden: number, data: Uint8Array, opts: { fast?: boolean } = {}): Promise<number> {
     return this.withWorkspace(opts.fast && this.isa === 'avx2', (ws) =>
-      this.addon.evalBpc({ weights, hidden, data, isa: this.isaCode, ...(ws ? { fast: ws } : {}) }),
+      this.addon.evalBpc({ weights, hidden, data, isa: this.isaCode, ...(ws ? { fast: ws, threads: this.threads } : {}) }),
     );
   }
 }

@@ -38,7 +38,7 @@ export interface TrainOptions {
    * TrainResult.kernels says which.
    */
   fast?: boolean;
-  /** Called after every epoch (awaited: write checkpoints here). */
+  /** Called after every epoch (awaited: write checkpoints here). `state` is live and keeps changing: copy what you keep (makeCheckpoint does). */
   onEpoch?: (epoch: EpochMetrics, state: TrainState) => void | Promise<void>;
   signal?: AbortSignal;
   /** Continue a run from a checkpoint (its options must match these). */
@@ -150,7 +150,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (improved) {
       state.bestBpc = trainBpc;
       state.bestEpoch = e;
-      state.bestWeights = new Float32Array(state.weights);
+      // Copy into one buffer kept for the whole run: allocating 4·|weights| bytes per
+      // improvement costs more than an epoch's arithmetic on small texts (fresh pages).
+      if (state.bestWeights) state.bestWeights.set(state.weights);
+      else state.bestWeights = new Float32Array(state.weights);
     }
     const doEval = evaluate === 'every' || (evaluate === 'reported' && isReportedEpoch(e, o.epochs));
     const evalBpc = doEval ? await backend.evalBpc(state.weights, H, data, { fast }) : null;
@@ -159,9 +162,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     history.push(m);
     await opts.onEpoch?.(m, state);
   }
+  // The run is over, so its buffers become the result's (no copies); onEpoch callers that
+  // kept `state` must copy (makeCheckpoint does).
   return {
-    model: new Model(new Float32Array(state.weights), H, 'trained'),
-    best: state.bestWeights && state.bestEpoch !== null ? { model: new Model(new Float32Array(state.bestWeights), H, 'best'), trainBpc: state.bestBpc, epoch: state.bestEpoch } : null,
+    model: new Model(state.weights, H, 'trained'),
+    best: state.bestWeights && state.bestEpoch !== null ? { model: new Model(state.bestWeights, H, 'best'), trainBpc: state.bestBpc, epoch: state.bestEpoch } : null,
     history,
     kernels: fast ? 'fast' : 'exact',
   };
