@@ -58,8 +58,9 @@ export interface TrainEpochParams {
   /** Global gradient-norm clipping threshold (original: 5); float32. */
   clip: number;
   /**
-   * Use the fast, non-exact kernels (FMA, reassociated sums, two threads) where the backend
-   * has them (native on AVX2+FMA CPUs); elsewhere the exact kernels run.
+   * Use the fast, non-exact kernels (FMA, reassociated sums; a helper thread when the
+   * backend has 2+ threads, with the same bytes as one thread) where the backend has them
+   * (native on AVX2+FMA CPUs); elsewhere the exact kernels run.
    */
   fast?: boolean;
 }

@@ -56,6 +56,7 @@ export function registerTrain(program: Command): void {
     .option('--fast', 'fast, NOT bit-exact kernels (native backend on AVX2+FMA CPUs; ~3x faster, trains as well)')
     .addOption(new Option('--backend <name>', 'native or js'))
     .addOption(new Option('--isa <isa>', 'avx2 or scalar'))
+    .addOption(new Option('--threads <n>', 'with --fast: 1 = one thread, 2+ = a helper thread too (default: all cores)').argParser(parseIntOption(1, 256)))
     .action(async (flags: TrainFlags, cmd: Command) => {
       const dataFile = flags.data ?? DEFAULT_CORPUS;
       const data = loadData(dataFile);

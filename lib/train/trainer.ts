@@ -33,8 +33,9 @@ export interface TrainOptions {
   evaluate?: 'reported' | 'every' | 'never';
   backend?: Backend | BackendOptions;
   /**
-   * Fast, non-exact kernels (native backend on AVX2+FMA CPUs: FMA, reassociated sums, two
-   * threads; trains as well, bytes differ in the last bits). Elsewhere the exact kernels run;
+   * Fast, non-exact kernels (native backend on AVX2+FMA CPUs: FMA, reassociated sums, a
+   * helper thread when the backend has 2+ threads; trains as well, bytes differ in the last
+   * bits but not between runs or thread counts). Elsewhere the exact kernels run;
    * TrainResult.kernels says which.
    */
   fast?: boolean;
