@@ -209,7 +209,9 @@ struct ScalarOps {
     }
   }
 
-  // logit = base with every change applied, one change after another.
+  // logit = base with every change applied, one change after another (exact where the
+  // certificate holds: every intermediate is a sum of some mix of terms, below the bound;
+  // the caller re-sums the other logits in order).
   void derive(const double* base, const Change* c, size_t n, double* logit) const {
     std::memcpy(logit, base, sizeof(double) * kVocab);
     for (size_t i = 0; i < n; ++i) {
@@ -447,10 +449,9 @@ inline bool cancelled(const std::atomic<bool>* cancel) {
 // totals become mean_bits[v] (the tile then covers every position).
 struct Sink {
   const ReadoutBatch& b;
-  size_t v0, t0, t1;
+  size_t v0;
   std::vector<double> total;
-  Sink(const ReadoutBatch& batch, size_t v0_, size_t v1, size_t t0_, size_t t1_)
-      : b(batch), v0(v0_), t0(t0_), t1(t1_), total(b.bits ? 0 : v1 - v0, 0.0) {}
+  Sink(const ReadoutBatch& batch, size_t v0_, size_t v1) : b(batch), v0(v0_), total(b.bits ? 0 : v1 - v0, 0.0) {}
   void put(size_t i, size_t t, double bits) {
     if (b.bits) b.bits[(v0 + i) * b.T + t] = bits;
     else total[i] = total[i] + bits;
@@ -467,7 +468,7 @@ void run_ordered(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, si
   const size_t H = b.model->H;
   std::vector<float> r(H);
   std::vector<double> logit(kVocab), e(kVocab);
-  Sink sink(b, v0, v1, t0, t1);
+  Sink sink(b, v0, v1);
   for (size_t v = v0; v < v1; ++v) {
     if (cancelled(cancel)) return;
     const Plan p = make_plan(b, v);
@@ -509,7 +510,7 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
   std::vector<Change> changes;
   changes.reserve(H);
   uint64_t fallbacks = 0;
-  Sink sink(b, v0, v1, t0, t1);
+  Sink sink(b, v0, v1);
   for (size_t t = t0; t < t1; ++t) {
     if (cancelled(cancel)) return;
     const float* h = b.states + t * H;
