@@ -123,13 +123,82 @@ inline void softmax_scalar(const float* logit, float* prob) {
 // Scalar kernels: the spec's loops, literally.
 
 struct ScalarKernels {
-  // Forward workspace: nothing to prepare.
-  explicit ScalarKernels(size_t) {}
+  // On x86-64 the baseline SSE2 packs four units/outputs per instruction: Wh and Wy are
+  // copied (by prepare(), whenever the weights changed) into blocks of four rows stored
+  // j-major, [i/4][j][4], so one 16-byte load gives term j of four sums. Each lane still
+  // adds its terms in j order with a separate multiply and add: the same bits as the
+  // one-sum-at-a-time loops used on other architectures.
+  size_t H;
+#if defined(__SSE2__) && !defined(SATRNN_NO_SSE2)  // SATRNN_NO_SSE2: build the portable loops (tests)
+  size_t nb;               // blocks of four hidden units (zero-padded)
+  std::vector<float> whp;  // [nb][H][4]
+  std::vector<float> wyp;  // [64][H][4]
+  std::vector<float> z;    // [nb*4]
+  explicit ScalarKernels(size_t h) : H(h), nb((h + 3) / 4), whp(nb * h * 4, 0.0f), wyp(kVocab * h), z(nb * 4) {}
+  void prepare(const float* w, size_t) {
+    pack4(w + H * kVocab, H, whp.data());
+    pack4(w + H * kVocab + H * H + H, kVocab, wyp.data());
+  }
+  // rows [R][H] -> [R/4][H][4] (R rounded up; padding rows stay zero).
+  void pack4(const float* rows, size_t R, float* dst) const {
+    for (size_t r = 0; r < R; ++r) {
+      float* d = dst + (r / 4) * H * 4 + (r % 4);
+      const float* src = rows + r * H;
+      for (size_t j = 0; j < H; ++j) d[j * 4] = src[j];
+    }
+  }
+  // out[4b+l] = init[4b+l] + sum over j in order of float(blk[b][j][l] * v[j]), for blocks
+  // b < nblocks; four blocks at a time so four dependency chains overlap.
+  __attribute__((noinline)) static void packed_matvec4(const float* blk, size_t nblocks, size_t H, const float* v, const float* init, float* out) {
+    size_t b = 0;
+    for (; b + 4 <= nblocks; b += 4) {
+      const float* p0 = blk + b * H * 4;
+      const float *p1 = p0 + H * 4, *p2 = p1 + H * 4, *p3 = p2 + H * 4;
+      __m128 a0 = _mm_loadu_ps(init + 4 * b), a1 = _mm_loadu_ps(init + 4 * b + 4);
+      __m128 a2 = _mm_loadu_ps(init + 4 * b + 8), a3 = _mm_loadu_ps(init + 4 * b + 12);
+      for (size_t j = 0; j < H; ++j) {
+        const __m128 vj = _mm_set1_ps(v[j]);
+        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(p0 + 4 * j), vj));
+        a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(p1 + 4 * j), vj));
+        a2 = _mm_add_ps(a2, _mm_mul_ps(_mm_loadu_ps(p2 + 4 * j), vj));
+        a3 = _mm_add_ps(a3, _mm_mul_ps(_mm_loadu_ps(p3 + 4 * j), vj));
+      }
+      _mm_storeu_ps(out + 4 * b, a0);
+      _mm_storeu_ps(out + 4 * b + 4, a1);
+      _mm_storeu_ps(out + 4 * b + 8, a2);
+      _mm_storeu_ps(out + 4 * b + 12, a3);
+    }
+    for (; b < nblocks; ++b) one_block(blk + b * H * 4, H, v, init + 4 * b, out + 4 * b);
+  }
+  static void one_block(const float* p, size_t H, const float* v, const float* init, float* out) {
+    __m128 a = _mm_loadu_ps(init);
+    for (size_t j = 0; j < H; ++j) a = _mm_add_ps(a, _mm_mul_ps(_mm_loadu_ps(p + 4 * j), _mm_set1_ps(v[j])));
+    _mm_storeu_ps(out, a);
+  }
+
+  // hn = step(h, x): z = bh + Wx[x], then the H recurrent products left to right.
+  void step(const float* w, size_t, const float* h, uint8_t x, float* hn) {
+    const float* Wx = w;
+    const float* bh = w + H * kVocab + H * H;
+    for (size_t i = 0; i < H; ++i) z[i] = bh[i] + Wx[i * kVocab + x];
+    packed_matvec4(whp.data(), nb, H, h, z.data(), z.data());
+    for (size_t i = 0; i < H; ++i) hn[i] = gmath::tanhf(z[i]);
+  }
+
+  // prob = softmax(by + Wy·hn), all float, each logit summed over j in order.
+  void readout(const float* w, size_t, const float* hn, float* prob) const {
+    const float* by = w + param_count(H) - kVocab;
+    float logit[kVocab];
+    packed_matvec4(wyp.data(), kVocab / 4, H, hn, by, logit);
+    softmax_scalar(logit, prob);
+  }
+#else
+  explicit ScalarKernels(size_t h) : H(h) {}
   void prepare(const float*, size_t) {}
 
   // hn = step(h, x): z = bh + Wx[x], then the H recurrent products left to right.
   // Four units at a time (four independent chains, each in the spec's order).
-  void step(const float* w, size_t H, const float* h, uint8_t x, float* hn) const {
+  void step(const float* w, size_t, const float* h, uint8_t x, float* hn) const {
     const float* Wx = w;
     const float* Wh = w + H * kVocab;
     const float* bh = Wh + H * H;
@@ -144,7 +213,7 @@ struct ScalarKernels {
   }
 
   // prob = softmax(by + Wy·hn), all float, each logit summed over j in order.
-  void readout(const float* w, size_t H, const float* hn, float* prob) const {
+  void readout(const float* w, size_t, const float* hn, float* prob) const {
     const float* Wy = w + H * kVocab + H * H + H;
     const float* by = Wy + kVocab * H;
     float logit[kVocab];
@@ -153,6 +222,7 @@ struct ScalarKernels {
             logit + o);
     softmax_scalar(logit, prob);
   }
+#endif
 
   // s = init, then s += row[j]*v[j] for j = 0..H-1 in order.
   static float dot1(const float* row, size_t H, const float* v, float s) {
