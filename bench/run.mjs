@@ -64,7 +64,7 @@ const trainConfigs = [
 ];
 for (const { fast, ...cfg } of trainConfigs) {
   const backend = selectBackend(cfg);
-  const label = `${cfg.backend === 'js' ? 'js' : `native ${cfg.isa}`}${fast ? ' --fast (not exact)' : ', exact'}`;
+  const label = `${cfg.backend === 'js' ? 'js' : `native ${cfg.isa}`}${fast ? ` --fast (not exact), ${backend.threads} thread${backend.threads > 1 ? 's' : ''}` : ', exact'}`;
   const ms = await median(async () => {
     const r = await train({ data, epochs: 5, backend, fast });
     await backend.evalBpc(r.best.model.weights, 128, data, { fast });
