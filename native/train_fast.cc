@@ -38,11 +38,9 @@
 #include <vector>
 
 #if defined(__linux__)
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
-#include <unistd.h>
 #endif
 
 #include "cpu.h"
@@ -141,33 +139,6 @@ inline int available_cpus() {
   return static_cast<int>(std::thread::hardware_concurrency());
 }
 
-// True unless the system currently has more runnable threads than CPUs to spare for a
-// helper: the running count of /proc/loadavg (instantaneous, includes the caller and a
-// polling helper) must leave a CPU free. Other systems: true.
-inline bool cpu_to_spare(int own_running) {
-#if defined(__linux__)
-  const int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  char buf[128];
-  const ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return true;
-  buf[n] = 0;
-  // "0.12 0.34 0.56 R/T last_pid": skip three fields.
-  const char* p = buf;
-  for (int f = 0; f < 3 && p; ++f) {
-    p = std::strchr(p, ' ');
-    if (p) ++p;
-  }
-  if (!p) return true;
-  const int running = std::atoi(p);
-  return running - own_running < available_cpus() - 1;
-#else
-  (void)own_running;
-  return true;
-#endif
-}
-
 // A helper thread for the calls made with one workspace: run(job) hands it a job, wait()
 // blocks until it has finished. Between jobs the helper polls for the next one for a
 // short while before it parks on a condition variable: calls come back to back during
@@ -220,9 +191,6 @@ class Worker {
 #endif
   }
 
-  // Threads of ours that count as running while the caller runs (itself, a polling helper).
-  int own_running() const { return 1 + (polling_.load(std::memory_order_relaxed) ? 1 : 0); }
-
   // Waits until the job has finished.
   void wait() {
     std::unique_lock<std::mutex> l(mu_);
@@ -247,7 +215,6 @@ class Worker {
     for (;;) {
       // Poll for ~2 ms, then park.
       const auto t0 = std::chrono::steady_clock::now();
-      polling_.store(true, std::memory_order_relaxed);
       for (unsigned spins = 0; posted_.load(std::memory_order_acquire) == seen &&
                                !no_poll_.load(std::memory_order_relaxed);
            ++spins) {
@@ -255,7 +222,6 @@ class Worker {
         if ((spins & 1023) == 1023 && std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(2))
           break;
       }
-      polling_.store(false, std::memory_order_relaxed);
       std::function<void()> job;
       {
         std::unique_lock<std::mutex> l(mu_);
@@ -282,7 +248,6 @@ class Worker {
   std::function<void()> job_;
   std::atomic<uint64_t> posted_{0};
   std::atomic<bool> no_poll_{false};
-  std::atomic<bool> polling_{false};
   uint64_t finished_ = 0;
   bool quit_ = false;
   std::thread thread_;
@@ -707,9 +672,8 @@ FAST void sumsq(const float* g, size_t n, __m256* acc) {
 // The calling thread T0 never depends on the helper T1 except for items T1 has already
 // claimed. If T0 ever waits long for such an item (T1 was descheduled, e.g. on a busy
 // machine), it sets `solo` (T1 then claims nothing more and T0 carries on alone) and
-// pulls T1 onto its own CPU to let it finish the item. With threads = 0 the helper is only
-// used when the system shows a free CPU at the start of the call (/proc/loadavg). Which
-// thread runs an item never changes its result, so none of this affects the output.
+// pulls T1 onto its own CPU to let it finish the item. Which thread runs an item never
+// changes its result, so none of this affects the output.
 
 struct alignas(64) Counter {
   std::atomic<int64_t> v{0};
@@ -790,11 +754,12 @@ struct Team {
 };
 
 // The helper's share of a call is posted to the workspace's parked Worker.
-// threads: 1 never, 2 always, 0 when the work is large enough and a CPU is free now.
-bool want_threads(int threads, size_t H, size_t work, const Worker& worker) {
+// threads: 1 never, 2 always, 0 when this thread may run on 2+ CPUs and the work is large
+// enough to pay for the hand-offs.
+bool want_threads(int threads, size_t H, size_t work) {
   if (threads == 1) return false;
   if (threads >= 2) return true;
-  return available_cpus() >= 2 && H >= 48 && work >= 256 && cpu_to_spare(worker.own_running());
+  return available_cpus() >= 2 && H >= 48 && work >= 256;
 }
 
 // Marks a workspace busy for one call (a second concurrent call is a usage error).
@@ -1083,7 +1048,7 @@ struct Trainer {
     int64_t total_chars = 0;
     int64_t windows = 0;
     bool cancelled = false;
-    const bool want = (threads >= 2 || B >= 8) && want_threads(threads, H, len, ws.worker);
+    const bool want = (threads >= 2 || B >= 8) && want_threads(threads, H, len);
     team.set_largest_item(static_cast<double>(Hp) * std::max<double>(kChunkFloats, kTaskRows * maxn));
     team.threaded = want && ws.worker.run([this] {
       for_each_window([this](const Win& W) { return t1_window(W); });
@@ -1221,7 +1186,7 @@ double eval_fast_impl(const float* weights, size_t H, const uint8_t* data, size_
   Evaluator ev(m, data, len - 1, ws);
   ev.team.set_largest_item(static_cast<double>(m.Hp) * kChunkFloats);
   ev.team.threaded =
-      want_threads(threads, H, len, ws.worker) && ws.worker.run([&ev] { ev.run_t1(); });
+      want_threads(threads, H, len) && ws.worker.run([&ev] { ev.run_t1(); });
   if (ev.team.threaded) ev.team.worker = &ws.worker;
   const double total = ev.run_t0();
   ev.team.stop.store(true);

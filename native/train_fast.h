@@ -25,9 +25,10 @@
 //
 // Threads: the caller's thread runs the two recurrences; a helper thread takes readout,
 // backward-GEMM and update work items from shared lists. It is used when the machine has
-// >= 2 CPUs, H >= 48, len >= 256 (and bptt >= 8 for training), and /proc/loadavg shows a
-// CPU free at the start of the call; if the helper is descheduled for long in the middle
-// of a call, the caller finishes the call alone. None of this changes the results.
+// >= 2 CPUs, H >= 48, len >= 256 (and bptt >= 8 for training), or always / never when the
+// caller says so (the *_threads functions; satrnn passes the backend's thread count); if
+// the helper is descheduled for long in the middle of a call, the caller finishes the call
+// alone. None of this changes the results.
 //
 // Weights: when H % 8 == 0 the caller's array is read and updated in place (any float
 // alignment); Wx is kept transposed in the workspace and written back at the end of the
