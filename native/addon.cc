@@ -64,11 +64,12 @@ size_t get_size(Napi::Env env, const Napi::Object& o, const char* key, size_t lo
   return static_cast<size_t>(d);
 }
 
-// Threads for the fast trainer: optional "threads" (1 = calling thread only, 2+ = with the
-// helper thread); absent = 0, the kernel's own choice (helper only if a CPU looks free).
+// Threads for the fast trainer: optional "threads"; 1 = the calling thread only, otherwise
+// (2+ or absent) 0 = the kernel's choice: the helper thread too when this process may run
+// on 2+ CPUs and the text and H are large enough to pay for the hand-offs.
 int get_fast_threads(Napi::Env env, const Napi::Object& o) {
   if (!o.Has("threads") || o.Get("threads").IsUndefined()) return 0;
-  return get_size(env, o, "threads", 1, kMaxThreads) >= 2 ? 2 : 1;
+  return get_size(env, o, "threads", 1, kMaxThreads) >= 2 ? 0 : 1;
 }
 
 Isa get_isa(Napi::Env env, const Napi::Object& o) {

@@ -120,7 +120,8 @@ inline void softmax_scalar(const float* logit, float* prob) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Scalar kernels: the spec's loops, literally.
+// Scalar kernels (CPUs without AVX2): the spec's loops; on x86-64 the forward sums use the
+// baseline SSE2, lane by lane in the same order (see below).
 
 struct ScalarKernels {
   // On x86-64 the baseline SSE2 packs four units/outputs per instruction: Wh and Wy are
