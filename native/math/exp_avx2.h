@@ -44,38 +44,44 @@ inline bool cpu_has_avx2() {
   return has;
 }
 
-__attribute__((target("avx2"))) inline __m256d exp4_avx2(__m256d x) {
+// The table as (tail, scale bits) pairs, so one 16-byte load fetches both values of a lane.
+struct ExpPairs {
+  alignas(16) double v[256];
+  ExpPairs() {
+    for (int j = 0; j < 128; ++j) {
+      v[2 * j] = data::kExpTail[j];
+      std::memcpy(&v[2 * j + 1], &data::kExpScaleBits[j], sizeof(double));
+    }
+  }
+};
+inline const ExpPairs kExpPairs;
+
+// glibc's main path (no range tests), lane by lane: exact for 2^-54 <= |x| < 512, and for
+// x = +-0 and -2^-54 < x < 0, where glibc returns 1.0 + x = 1.0: there it yields k = 0, r = x,
+// tmp within (-2^-54, 2^-54)·(1 + tiny) and scale + scale*tmp = 1.0 as well (tested against
+// the scalar port).
+__attribute__((target("avx2"))) inline __m256d exp4_table_avx2(__m256d x) {
   SATRNN_GMATH_NO_CONTRACT
   using namespace data;
-  const __m256d ax = _mm256_and_pd(x, _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL)));
-  // Ordered compares are false for NaN, so NaN lanes leave the fast path.
-  // x = +-0 also takes the fast path: it yields exactly 1.0 there (k = 0, table entry 0
-  // has tail 0), the same as the scalar tiny-|x| branch 1.0 + x; a softmax's own maximum
-  // always gives one such lane.
-  const __m256d fast = _mm256_and_pd(
-      _mm256_or_pd(_mm256_cmp_pd(ax, _mm256_set1_pd(0x1p-54), _CMP_GE_OQ),
-                   _mm256_cmp_pd(ax, _mm256_setzero_pd(), _CMP_EQ_OQ)),
-      _mm256_cmp_pd(ax, _mm256_set1_pd(512.0), _CMP_LT_OQ));
-  const int fast_mask = _mm256_movemask_pd(fast);
-
   const __m256d shift = _mm256_set1_pd(kExpShift);
-  const __m256d z = _mm256_mul_pd(_mm256_set1_pd(kExpInvLn2N), x);
-  __m256d kd = _mm256_add_pd(z, shift);
+  __m256d kd = _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(kExpInvLn2N), x), shift);
   const __m256i ki = _mm256_castpd_si256(kd);
   kd = _mm256_sub_pd(kd, shift);
   // r = (x + kd*hi) + kd*lo, same association as the scalar code.
   const __m256d r = _mm256_add_pd(_mm256_add_pd(x, _mm256_mul_pd(kd, _mm256_set1_pd(kExpNegLn2HiN))),
                                   _mm256_mul_pd(kd, _mm256_set1_pd(kExpNegLn2LoN)));
-  // Table lookups with scalar loads: measured faster than vgatherqpd (AMD
-  // Zen 5: 1.0 vs 1.6 ns/element; gathers are also slow on Intel CPUs with
-  // the GDS microcode mitigation).  j = k mod 128 is always a valid index.
+  // Table lookups with scalar loads: measured faster than vgatherqpd (AMD Zen 5: 1.0 vs
+  // 1.6 ns/element; gathers are also slow on Intel CPUs with the GDS microcode mitigation).
+  // j = k mod 128 is always a valid index.
   alignas(32) long long j[4];
   _mm256_store_si256(reinterpret_cast<__m256i*>(j), _mm256_and_si256(ki, _mm256_set1_epi64x(127)));
-  const __m256d tail = _mm256_set_pd(kExpTail[j[3]], kExpTail[j[2]], kExpTail[j[1]], kExpTail[j[0]]);
-  const __m256i sbits = _mm256_add_epi64(
-      _mm256_set_epi64x(static_cast<long long>(kExpScaleBits[j[3]]), static_cast<long long>(kExpScaleBits[j[2]]),
-                        static_cast<long long>(kExpScaleBits[j[1]]), static_cast<long long>(kExpScaleBits[j[0]])),
-      _mm256_slli_epi64(ki, 45));
+  const double* P = kExpPairs.v;
+  // A = [pair j0 | pair j2], B = [pair j1 | pair j3]; unpack gives tails and scale bits.
+  const __m256d A = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(P + 2 * j[0])), _mm_load_pd(P + 2 * j[2]), 1);
+  const __m256d B = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(P + 2 * j[1])), _mm_load_pd(P + 2 * j[3]), 1);
+  const __m256d tail = _mm256_unpacklo_pd(A, B);
+  // Add k << 45 to the exponent field: scale = 2^(j/128) * 2^(k >> 7).
+  const __m256i sbits = _mm256_add_epi64(_mm256_castpd_si256(_mm256_unpackhi_pd(A, B)), _mm256_slli_epi64(ki, 45));
   const __m256d r2 = _mm256_mul_pd(r, r);
   // tmp = ((tail + r) + r2*(C2 + r*C3)) + (r2*r2)*(C4 + r*C5)
   const __m256d p23 = _mm256_mul_pd(
@@ -85,8 +91,21 @@ __attribute__((target("avx2"))) inline __m256d exp4_avx2(__m256d x) {
       _mm256_add_pd(_mm256_set1_pd(kExpC4), _mm256_mul_pd(r, _mm256_set1_pd(kExpC5))));
   const __m256d tmp = _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(tail, r), p23), p45);
   const __m256d scale = _mm256_castsi256_pd(sbits);
-  __m256d y = _mm256_add_pd(scale, _mm256_mul_pd(scale, tmp));
+  return _mm256_add_pd(scale, _mm256_mul_pd(scale, tmp));
+}
 
+// Any argument: lanes outside the table path's exact range (tiny nonzero, huge, Inf, NaN,
+// or the [512, 1024) range that needs glibc's rescaling branch) are redone with the scalar port.
+__attribute__((target("avx2"))) inline __m256d exp4_avx2(__m256d x) {
+  const __m256d ax = _mm256_and_pd(x, _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL)));
+  // Ordered compares are false for NaN, so NaN lanes leave the fast path. x = +-0 stays on
+  // it (exactly 1.0, as above); a softmax's own maximum always gives one such lane.
+  const __m256d fast = _mm256_and_pd(
+      _mm256_or_pd(_mm256_cmp_pd(ax, _mm256_set1_pd(0x1p-54), _CMP_GE_OQ),
+                   _mm256_cmp_pd(ax, _mm256_setzero_pd(), _CMP_EQ_OQ)),
+      _mm256_cmp_pd(ax, _mm256_set1_pd(512.0), _CMP_LT_OQ));
+  const int fast_mask = _mm256_movemask_pd(fast);
+  __m256d y = exp4_table_avx2(x);
   if (__builtin_expect(fast_mask != 0xf, 0)) {
     alignas(32) double in[4];
     alignas(32) double out[4];
@@ -100,50 +119,9 @@ __attribute__((target("avx2"))) inline __m256d exp4_avx2(__m256d x) {
   return y;
 }
 
-// The table as (tail, scale bits) pairs, so one 16-byte load fetches both values of a lane.
-struct ExpPairs {
-  alignas(16) double v[256];
-  ExpPairs() {
-    for (int j = 0; j < 128; ++j) {
-      v[2 * j] = data::kExpTail[j];
-      std::memcpy(&v[2 * j + 1], &data::kExpScaleBits[j], sizeof(double));
-    }
-  }
-};
-inline const ExpPairs kExpPairs;
-
 // exp for softmax arguments: the caller guarantees every lane is in (-512, 0] (x = logit - max,
-// with the smallest logit checked once per row). No range test, no scalar fallback: on that
-// range the table algorithm is exactly glibc's main path, and for -2^-54 < x <= 0, where
-// glibc returns 1.0 + x = 1.0, it yields k = 0, r = x, tmp within (-2^-54, 2^-54)·(1 + tiny)
-// and scale + scale*tmp = 1.0 as well (tested against the scalar port).
-__attribute__((target("avx2"))) inline __m256d exp4_nonpos_avx2(__m256d x) {
-  SATRNN_GMATH_NO_CONTRACT
-  using namespace data;
-  const __m256d shift = _mm256_set1_pd(kExpShift);
-  __m256d kd = _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(kExpInvLn2N), x), shift);
-  const __m256i ki = _mm256_castpd_si256(kd);
-  kd = _mm256_sub_pd(kd, shift);
-  const __m256d r = _mm256_add_pd(_mm256_add_pd(x, _mm256_mul_pd(kd, _mm256_set1_pd(kExpNegLn2HiN))),
-                                  _mm256_mul_pd(kd, _mm256_set1_pd(kExpNegLn2LoN)));
-  alignas(32) long long j[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(j), _mm256_and_si256(ki, _mm256_set1_epi64x(127)));
-  const double* P = kExpPairs.v;
-  // A = [pair j0 | pair j2], B = [pair j1 | pair j3]; unpack gives tails and scale bits.
-  const __m256d A = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(P + 2 * j[0])), _mm_load_pd(P + 2 * j[2]), 1);
-  const __m256d B = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(P + 2 * j[1])), _mm_load_pd(P + 2 * j[3]), 1);
-  const __m256d tail = _mm256_unpacklo_pd(A, B);
-  const __m256i sbits = _mm256_add_epi64(_mm256_castpd_si256(_mm256_unpackhi_pd(A, B)), _mm256_slli_epi64(ki, 45));
-  const __m256d r2 = _mm256_mul_pd(r, r);
-  const __m256d p23 = _mm256_mul_pd(
-      r2, _mm256_add_pd(_mm256_set1_pd(kExpC2), _mm256_mul_pd(r, _mm256_set1_pd(kExpC3))));
-  const __m256d p45 = _mm256_mul_pd(
-      _mm256_mul_pd(r2, r2),
-      _mm256_add_pd(_mm256_set1_pd(kExpC4), _mm256_mul_pd(r, _mm256_set1_pd(kExpC5))));
-  const __m256d tmp = _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(tail, r), p23), p45);
-  const __m256d scale = _mm256_castsi256_pd(sbits);
-  return _mm256_add_pd(scale, _mm256_mul_pd(scale, tmp));
-}
+// with the smallest logit checked once per row), all on the table path: no range tests.
+__attribute__((target("avx2"))) inline __m256d exp4_nonpos_avx2(__m256d x) { return exp4_table_avx2(x); }
 
 // out[i] = gmath::exp(in[i]) for i < n; in and out may be the same array.
 __attribute__((target("avx2"))) inline void exp_array_avx2(const double* in, double* out, std::size_t n) {
