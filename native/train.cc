@@ -123,6 +123,16 @@ inline void softmax_scalar(const float* logit, float* prob) {
 // Scalar kernels (CPUs without AVX2): the spec's loops; on x86-64 the forward sums use the
 // baseline SSE2, lane by lane in the same order (see below).
 
+// rows [R][H] -> blocks of L rows stored j-major, [ceil(R/L)][H][L]: lane l of block b is
+// row L*b + l (padding lanes keep what dst held, zeros when the caller zero-filled it).
+inline void pack_rows(const float* rows, size_t R, size_t H, size_t L, float* dst) {
+  for (size_t r = 0; r < R; ++r) {
+    float* d = dst + (r / L) * H * L + (r % L);
+    const float* src = rows + r * H;
+    for (size_t j = 0; j < H; ++j) d[j * L] = src[j];
+  }
+}
+
 struct ScalarKernels {
   // On x86-64 the baseline SSE2 packs four units/outputs per instruction: Wh and Wy are
   // copied (by prepare(), whenever the weights changed) into blocks of four rows stored
@@ -137,16 +147,8 @@ struct ScalarKernels {
   std::vector<float> z;    // [nb*4]
   explicit ScalarKernels(size_t h) : H(h), nb((h + 3) / 4), whp(nb * h * 4, 0.0f), wyp(kVocab * h), z(nb * 4) {}
   void prepare(const float* w, size_t) {
-    pack4(w + H * kVocab, H, whp.data());
-    pack4(w + H * kVocab + H * H + H, kVocab, wyp.data());
-  }
-  // rows [R][H] -> [R/4][H][4] (R rounded up; padding rows stay zero).
-  void pack4(const float* rows, size_t R, float* dst) const {
-    for (size_t r = 0; r < R; ++r) {
-      float* d = dst + (r / 4) * H * 4 + (r % 4);
-      const float* src = rows + r * H;
-      for (size_t j = 0; j < H; ++j) d[j * 4] = src[j];
-    }
+    pack_rows(w + H * kVocab, H, H, 4, whp.data());
+    pack_rows(w + H * kVocab + H * H + H, kVocab, H, 4, wyp.data());
   }
   // out[4b+l] = init[4b+l] + sum over j in order of float(blk[b][j][l] * v[j]), for blocks
   // b < nblocks; four blocks at a time so four dependency chains overlap.
@@ -483,18 +485,8 @@ struct Avx2Kernels {
         wyp(static_cast<size_t>(kVocab) * h, 0.0f), zin(nb * 8, 0.0f), zout(nb * 8, 0.0f) {}
 
   void prepare(const float* w, size_t) {
-    const float* Wh = w + H * kVocab;
-    const float* Wy = Wh + H * H + H;
-    for (size_t i = 0; i < H; ++i) {
-      float* dst = &whp[(i / 8) * H * 8 + (i % 8)];
-      const float* src = Wh + i * H;
-      for (size_t j = 0; j < H; ++j) dst[j * 8] = src[j];
-    }
-    for (size_t o = 0; o < static_cast<size_t>(kVocab); ++o) {
-      float* dst = &wyp[(o / 8) * H * 8 + (o % 8)];
-      const float* src = Wy + o * H;
-      for (size_t j = 0; j < H; ++j) dst[j * 8] = src[j];
-    }
+    pack_rows(w + H * kVocab, H, H, 8, whp.data());
+    pack_rows(w + H * kVocab + H * H + H, kVocab, H, 8, wyp.data());
   }
 
   void step(const float* w, size_t, const float* h, uint8_t x, float* hn) {
