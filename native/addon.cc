@@ -453,13 +453,24 @@ float get_float(Napi::Env env, const Napi::Object& o, const char* key, bool posi
 }
 
 // weights + hidden + data (>= 2 bytes) of a training or evaluation call, pinned.
-void get_train_call(Napi::Env env, const Napi::Object& o, Pins& pins, size_t* H, Napi::Float32Array* w,
-                    Napi::Uint8Array* data) {
-  *w = get_weights(env, o, H);
-  pins.add(*w);
-  *data = typed<uint8_t>(env, o.Get("data"), "data");
-  if (data->ElementLength() < 2) range_error(env, "data must hold at least 2 bytes");
-  pins.add(*data);
+struct TrainCall {
+  Pins pins;
+  size_t H = 0;
+  float* w = nullptr;
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+};
+TrainCall get_train_call(Napi::Env env, const Napi::Object& o) {
+  TrainCall c;
+  auto w = get_weights(env, o, &c.H);
+  c.pins.add(w);
+  auto data = typed<uint8_t>(env, o.Get("data"), "data");
+  if (data.ElementLength() < 2) range_error(env, "data must hold at least 2 bytes");
+  c.pins.add(data);
+  c.w = w.Data();
+  c.data = data.Data();
+  c.len = data.ElementLength();
+  return c;
 }
 
 // Marks externals that really hold a FastWorkspace, so no other object is ever cast to one.
@@ -485,6 +496,19 @@ satrnn::FastWorkspace* get_fast_workspace(Napi::Env env, const Napi::Object& o, 
   return v.As<Napi::External<satrnn::FastWorkspace>>().Data();
 }
 
+// Which trainer kernels a call runs: the exact ones on `isa`, or the fast ones (`fast`
+// workspace) with `threads`.
+struct TrainKernels {
+  Isa isa;
+  satrnn::FastWorkspace* ws;
+  int fast_threads;
+};
+TrainKernels get_train_kernels(Napi::Env env, const Napi::Object& o, Pins& pins) {
+  const Isa isa = get_isa(env, o);
+  satrnn::FastWorkspace* ws = get_fast_workspace(env, o, pins);
+  return {isa, ws, get_fast_threads(env, o)};
+}
+
 // trainInit({hidden, seed}) -> Float32Array: the original's initial weights (any H).
 Napi::Value TrainInit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -501,27 +525,21 @@ Napi::Value TrainInit(const Napi::CallbackInfo& info) {
 Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = options_arg(info, "trainEpoch");
-  Pins pins;
-  size_t H;
-  Napi::Float32Array w;
-  Napi::Uint8Array data;
-  get_train_call(env, o, pins, &H, &w, &data);
+  TrainCall c = get_train_call(env, o);
   satrnn::TrainParams p;
-  p.H = H;
+  p.H = c.H;
   p.bptt = static_cast<int>(get_size(env, o, "bptt", 1, 1u << 20));
   p.lr_peak = get_float(env, o, "lrPeak", true);
   p.clip = get_float(env, o, "clip", true);
   const float lr = get_float(env, o, "lr", true);
-  const Isa isa = get_isa(env, o);
-  const int32_t* cancel = get_cancel(env, o, pins);
-  satrnn::FastWorkspace* ws = get_fast_workspace(env, o, pins);
-  const int fast_threads = get_fast_threads(env, o);
-  float* wp = w.Data();
-  const uint8_t* dp = data.Data();
-  const size_t len = data.ElementLength();
+  const TrainKernels k = get_train_kernels(env, o, c.pins);
+  const int32_t* cancel = get_cancel(env, o, c.pins);
+  float* wp = c.w;
+  const uint8_t* dp = c.data;
+  const size_t len = c.len;
   auto result = std::make_shared<double>(0.0);
   return TaskWorker::Start(
-      env, std::move(pins),
+      env, std::move(c.pins),
       [=]() {
         // The C++ kernel polls an atomic<bool>; a watcher mirrors the JS flag into it and
         // is woken at once when the epoch ends.
@@ -538,8 +556,8 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
               cv.wait_for(lock, std::chrono::milliseconds(10));
             }
           });
-        *result = ws ? satrnn::train_epoch_fast_threads(wp, dp, len, lr, p, *ws, fast_threads, &stop)
-                     : satrnn::train_epoch(wp, dp, len, lr, p, isa, &stop);
+        *result = k.ws ? satrnn::train_epoch_fast_threads(wp, dp, len, lr, p, *k.ws, k.fast_threads, &stop)
+                       : satrnn::train_epoch(wp, dp, len, lr, p, k.isa, &stop);
         {
           std::lock_guard<std::mutex> lock(mu);
           finished = true;
@@ -554,22 +572,17 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
 Napi::Value EvalBpc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = options_arg(info, "evalBpc");
-  Pins pins;
-  size_t H;
-  Napi::Float32Array w;
-  Napi::Uint8Array data;
-  get_train_call(env, o, pins, &H, &w, &data);
-  const Isa isa = get_isa(env, o);
-  satrnn::FastWorkspace* ws = get_fast_workspace(env, o, pins);
-  const int fast_threads = get_fast_threads(env, o);
-  const float* wp = w.Data();
-  const uint8_t* dp = data.Data();
-  const size_t len = data.ElementLength();
+  TrainCall c = get_train_call(env, o);
+  const TrainKernels k = get_train_kernels(env, o, c.pins);
+  const float* wp = c.w;
+  const uint8_t* dp = c.data;
+  const size_t H = c.H, len = c.len;
   auto result = std::make_shared<double>(0.0);
   return TaskWorker::Start(
-      env, std::move(pins),
+      env, std::move(c.pins),
       [=]() {
-        *result = ws ? satrnn::eval_bpc_fast_threads(wp, H, dp, len, *ws, fast_threads) : satrnn::eval_bpc(wp, H, dp, len, isa);
+        *result = k.ws ? satrnn::eval_bpc_fast_threads(wp, H, dp, len, *k.ws, k.fast_threads)
+                       : satrnn::eval_bpc(wp, H, dp, len, k.isa);
       },
       [result](Napi::Env e) { return Napi::Number::New(e, *result); });
 }
