@@ -358,37 +358,8 @@ FAST inline double hsum_d(__m256 v) {
   return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
-// out[j*8 + r] = rows[r][j] for r < nrows (0 for r >= nrows), j < Hp: the chunk of up to
-// 8 hidden states (row stride Hp) transposed so that time is in the vector lanes.
-FAST void transpose_chunk(const float* rows, int nrows, size_t Hp, float* out) {
-  for (size_t j = 0; j < Hp; j += 8) {
-    __m256 r[8];
-    for (int k = 0; k < 8; ++k)
-      r[k] = k < nrows ? _mm256_load_ps(rows + k * Hp + j) : _mm256_setzero_ps();
-    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    float* d = out + j * 8;
-    _mm256_store_ps(d + 0, _mm256_permute2f128_ps(s0, s4, 0x20));
-    _mm256_store_ps(d + 8, _mm256_permute2f128_ps(s1, s5, 0x20));
-    _mm256_store_ps(d + 16, _mm256_permute2f128_ps(s2, s6, 0x20));
-    _mm256_store_ps(d + 24, _mm256_permute2f128_ps(s3, s7, 0x20));
-    _mm256_store_ps(d + 32, _mm256_permute2f128_ps(s0, s4, 0x31));
-    _mm256_store_ps(d + 40, _mm256_permute2f128_ps(s1, s5, 0x31));
-    _mm256_store_ps(d + 48, _mm256_permute2f128_ps(s2, s6, 0x31));
-    _mm256_store_ps(d + 56, _mm256_permute2f128_ps(s3, s7, 0x31));
-  }
-}
-
-// dst[k*ldd + r] = src[r*lds + k] for r, k < 8.
-FAST inline void transpose8x8(const float* src, size_t lds, float* dst, size_t ldd) {
-  __m256 r[8];
-  for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(src + k * lds);
+// In-register 8x8 transpose: afterwards r[k] holds lane k of the eight input rows.
+FAST inline void transpose8(__m256* r) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
   const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
   const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -397,14 +368,34 @@ FAST inline void transpose8x8(const float* src, size_t lds, float* dst, size_t l
   const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
   const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
   const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  _mm256_storeu_ps(dst + 0 * ldd, _mm256_permute2f128_ps(s0, s4, 0x20));
-  _mm256_storeu_ps(dst + 1 * ldd, _mm256_permute2f128_ps(s1, s5, 0x20));
-  _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(s2, s6, 0x20));
-  _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(s3, s7, 0x20));
-  _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(s0, s4, 0x31));
-  _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(s1, s5, 0x31));
-  _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(s2, s6, 0x31));
-  _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// out[j*8 + r] = rows[r][j] for r < nrows (0 for r >= nrows), j < Hp: the chunk of up to
+// 8 hidden states (row stride Hp) transposed so that time is in the vector lanes.
+FAST void transpose_chunk(const float* rows, int nrows, size_t Hp, float* out) {
+  for (size_t j = 0; j < Hp; j += 8) {
+    __m256 r[8];
+    for (int k = 0; k < 8; ++k)
+      r[k] = k < nrows ? _mm256_load_ps(rows + k * Hp + j) : _mm256_setzero_ps();
+    transpose8(r);
+    for (int k = 0; k < 8; ++k) _mm256_store_ps(out + j * 8 + 8 * k, r[k]);
+  }
+}
+
+// dst[k*ldd + r] = src[r*lds + k] for r, k < 8.
+FAST inline void transpose8x8(const float* src, size_t lds, float* dst, size_t ldd) {
+  __m256 r[8];
+  for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(src + k * lds);
+  transpose8(r);
+  for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + k * ldd, r[k]);
 }
 
 // Binds m to the caller's weights (original layout, H) using workspace memory: WxT is
