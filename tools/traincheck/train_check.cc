@@ -20,8 +20,10 @@
 
 #include "cpu.h"
 #include "train.h"
+#include "common.h"
 
 using namespace satrnn;
+using namespace traincheck;
 
 namespace {
 
@@ -39,15 +41,6 @@ const double kTbpc[5] = {7.8841693742396854, 7.6680264067235893, 7.5300482826970
 const double kEbpc[5] = {7.7500639627543624, 7.5726293259552664, 7.4802514288137614,
                          7.4548807112686797, 7.4522279868761716};
 const uint32_t kLrBits[5] = {0x3c1431d6u, 0x3bd67826u, 0x3b626bd9u, 0x3a7a533du, 0x38d1b717u};
-
-int failures = 0;
-
-void check(bool ok, const char* what) {
-  if (!ok) {
-    ++failures;
-    std::printf("  CHECK FAILED: %s\n", what);
-  }
-}
 
 uint32_t fbits(float f) {
   uint32_t u;
@@ -143,14 +136,8 @@ int main(int argc, char** argv) {
   const char* file = argc > 1 ? argv[1] : "../shared/reference/enwik_1024.txt";
   const int E = argc > 2 ? std::atoi(argv[2]) : 5;
   const int reps = argc > 3 ? std::atoi(argv[3]) : 3;
-  FILE* f = std::fopen(file, "rb");
-  if (!f) {
-    std::perror(file);
-    return 2;
-  }
   std::vector<uint8_t> data;
-  for (int c; (c = std::fgetc(f)) != EOF;) data.push_back(static_cast<uint8_t>(c));
-  std::fclose(f);
+  if (!read_file(file, &data)) return 2;
   const bool reference = data.size() == 1024 && E == 5 && std::strstr(file, "enwik_1024");
 
   // Spec constants of the schedule and the initialisation.
@@ -208,25 +195,11 @@ int main(int argc, char** argv) {
   // Generalised configurations (H, bptt, lr_peak, clip, seed; 3 epochs of E = 4 on the
   // data): both ISAs must agree; the hashes are the cross-check values used by the
   // TypeScript kernel test (test/train-kernels.test.ts).
-  struct Cfg {
-    size_t H;
-    int bptt;
-    float lr_peak, clip;
-    uint32_t seed;
-    size_t len;
-  };
-  const Cfg cfgs[] = {{1, 50, 0.01f, 5.0f, 42, 1024},   {5, 3, 0.05f, 1.0f, 7, 300},
-                      {13, 17, 0.02f, 2.0f, 1, 1024},   {100, 50, 0.01f, 5.0f, 42, 1024},
-                      {128, 1, 0.01f, 5.0f, 42, 200},   {37, 200, 0.1f, 0.5f, 3, 1000}};
-  for (const Cfg& c : cfgs) {
+  for (const Shape& c : kShapes) {
     std::vector<std::string> hs;
     std::vector<double> bp;
     for (Isa isa : isas) {
-      TrainParams p;
-      p.H = c.H;
-      p.bptt = c.bptt;
-      p.lr_peak = c.lr_peak;
-      p.clip = c.clip;
+      const TrainParams p = c.params();
       std::vector<float> w(param_count(c.H));
       train_init(w.data(), c.H, c.seed);
       const size_t len = std::min(c.len, data.size());

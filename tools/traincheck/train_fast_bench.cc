@@ -26,19 +26,12 @@
 #include "cpu.h"
 #include "train.h"
 #include "train_fast.h"
+#include "common.h"
 
 using namespace satrnn;
+using namespace traincheck;
 
 namespace {
-
-int failures = 0;
-
-void check(bool ok, const char* what) {
-  if (!ok) {
-    ++failures;
-    std::printf("  CHECK FAILED: %s\n", what);
-  }
-}
 
 // Fast*: one FastWorkspace per sat_train run (the intended use); FastNoWs: the plain
 // calls, which allocate scratch (and start a helper thread) per call.
@@ -130,14 +123,8 @@ int main(int argc, char** argv) {
   const char* file = argc > 1 ? argv[1] : "../shared/reference/enwik_1024.txt";
   const int reps = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
   const int long_epochs = argc > 3 ? std::max(1, std::atoi(argv[3])) : 100;
-  FILE* f = std::fopen(file, "rb");
-  if (!f) {
-    std::perror(file);
-    return 2;
-  }
   std::vector<uint8_t> data;
-  for (int c; (c = std::fgetc(f)) != EOF;) data.push_back(static_cast<uint8_t>(c));
-  std::fclose(f);
+  if (!read_file(file, &data)) return 2;
   std::printf("data %s: %zu bytes; fast kernels (AVX2+FMA) %s, AVX2 %s\n", file, data.size(),
               fast_kernels_available() ? "available" : "NOT available (fast = exact fallback)",
               cpu_has_avx2() ? "yes" : "no");
@@ -197,24 +184,13 @@ int main(int argc, char** argv) {
   }
 
   // 4. Other shapes: 3 epochs of E = 4; bpc sums close, the schedules agree byte for byte.
-  struct Cfg {
-    size_t H;
-    int bptt;
-    float lr_peak, clip;
-    uint32_t seed;
-    size_t len;
-  };
-  const Cfg cfgs[] = {{1, 50, 0.01f, 5.0f, 42, 1024},  {5, 3, 0.05f, 1.0f, 7, 300},
-                      {13, 17, 0.02f, 2.0f, 1, 1024},  {100, 50, 0.01f, 5.0f, 42, 1024},
-                      {128, 1, 0.01f, 5.0f, 42, 200},  {37, 200, 0.1f, 0.5f, 3, 1000},
-                      {64, 7, 0.01f, 5.0f, 9, 1024},   {200, 64, 0.01f, 5.0f, 5, 1024},
-                      {128, 50, 0.01f, 5.0f, 42, 2},   {128, 50, 0.01f, 5.0f, 42, 3}};
-  for (const Cfg& c : cfgs) {
-    TrainParams q;
-    q.H = c.H;
-    q.bptt = c.bptt;
-    q.lr_peak = c.lr_peak;
-    q.clip = c.clip;
+  std::vector<Shape> shapes = kShapes;
+  shapes.insert(shapes.end(), {{64, 7, 0.01f, 5.0f, 9, 1024},
+                               {200, 64, 0.01f, 5.0f, 5, 1024},
+                               {128, 50, 0.01f, 5.0f, 42, 2},
+                               {128, 50, 0.01f, 5.0f, 42, 3}});
+  for (const Shape& c : shapes) {
+    const TrainParams q = c.params();
     const std::vector<uint8_t> d(data.begin(), data.begin() + std::min(c.len, data.size()));
     std::vector<std::vector<float>> ws_out;
     std::vector<double> sums;
