@@ -306,6 +306,20 @@ struct Avx2Ops {
     }
   }
 
+  // a0..a3 -/+= float(w * r) widened to double, for sixteen outputs (w0: the first eight).
+  template <bool Subtract>
+  __attribute__((target("avx2"), always_inline)) static inline void term16(__m256 w0, __m256 w1, float r, __m256d& a0,
+                                                                          __m256d& a1, __m256d& a2, __m256d& a3) {
+    const __m256 rv = _mm256_set1_ps(r);
+    const __m256 p0 = _mm256_mul_ps(w0, rv), p1 = _mm256_mul_ps(w1, rv);
+    const __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(p0)), d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1));
+    const __m256d d2 = _mm256_cvtps_pd(_mm256_castps256_ps128(p1)), d3 = _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1));
+    a0 = Subtract ? _mm256_sub_pd(a0, d0) : _mm256_add_pd(a0, d0);
+    a1 = Subtract ? _mm256_sub_pd(a1, d1) : _mm256_add_pd(a1, d1);
+    a2 = Subtract ? _mm256_sub_pd(a2, d2) : _mm256_add_pd(a2, d2);
+    a3 = Subtract ? _mm256_sub_pd(a3, d3) : _mm256_add_pd(a3, d3);
+  }
+
   // ScalarOps::derive with sixteen logits held in registers across all changes (the
   // certificate makes every partial sum exact, so the per-output results are identical).
   __attribute__((target("avx2"))) void derive(const double* base, const Change* c, size_t n, double* logit) const {
@@ -318,22 +332,8 @@ struct Avx2Ops {
       for (size_t q = 0; q < n; ++q) {
         const float* w = col + static_cast<size_t>(c[q].j) * 16;
         const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
-        if (c[q].kind != Change::kAdd) {
-          const __m256 f = _mm256_set1_ps(c[q].from);
-          const __m256 p0 = _mm256_mul_ps(w0, f), p1 = _mm256_mul_ps(w1, f);
-          a0 = _mm256_sub_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(p0)));
-          a1 = _mm256_sub_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)));
-          a2 = _mm256_sub_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(p1)));
-          a3 = _mm256_sub_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1)));
-        }
-        if (c[q].kind != Change::kSub) {
-          const __m256 t = _mm256_set1_ps(c[q].to);
-          const __m256 p0 = _mm256_mul_ps(w0, t), p1 = _mm256_mul_ps(w1, t);
-          a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(p0)));
-          a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)));
-          a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(p1)));
-          a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1)));
-        }
+        if (c[q].kind != Change::kAdd) term16<true>(w0, w1, c[q].from, a0, a1, a2, a3);
+        if (c[q].kind != Change::kSub) term16<false>(w0, w1, c[q].to, a0, a1, a2, a3);
       }
       double* l = logit + blk * 16;
       _mm256_storeu_pd(l, a0);
