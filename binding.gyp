@@ -2,14 +2,7 @@
   "targets": [
     {
       "target_name": "satrnn",
-      "sources": [
-        "native/addon.cc",
-        "native/cpu.cc",
-        "native/readout.cc",
-        "native/train.cc",
-        "native/train_fast.cc",
-        "native/trajectory.cc"
-      ],
+      "sources": ["<!@(node -p \"require('./native/sources.json').join(' ')\")"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native"

@@ -3,12 +3,14 @@ import path from 'node:path';
 import { SatrnnError } from './errors.js';
 import { readFileChecked } from './io.js';
 
-export const VOCAB = 256;
+import { VOCAB, layout } from './engine/layout.js';
+
+export { VOCAB };
 export const REFERENCE_HIDDEN = 128;
 
 /** Number of float32 parameters of a sat-rnn with H hidden units (82,304 at H = 128). */
 export function paramCount(hidden: number): number {
-  return hidden * hidden + 2 * VOCAB * hidden + hidden + VOCAB;
+  return layout(hidden).count;
 }
 
 /** H such that paramCount(H) == floats, or null when no hidden size fits. */
@@ -51,17 +53,12 @@ export class Model {
     this.hidden = H;
     this.weights = weights;
     this.source = source;
-    let off = 0;
-    const take = (len: number): Float32Array => {
-      const v = weights.subarray(off, off + len);
-      off += len;
-      return v;
-    };
-    this.Wx = take(H * VOCAB);
-    this.Wh = take(H * H);
-    this.bh = take(H);
-    this.Wy = take(VOCAB * H);
-    this.by = take(VOCAB);
+    const l = layout(H);
+    this.Wx = weights.subarray(l.Wx, l.Wh);
+    this.Wh = weights.subarray(l.Wh, l.bh);
+    this.bh = weights.subarray(l.bh, l.Wy);
+    this.Wy = weights.subarray(l.Wy, l.by);
+    this.by = weights.subarray(l.by, l.count);
     assertFinite(weights, H, source);
   }
 

@@ -1,7 +1,7 @@
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import type { BackendOptions } from '../backend/index.js';
+import type { BackendOptions } from '../engine/index.js';
 import { SatrnnError } from '../errors.js';
 
 export interface BackendFlags {

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { selectBackend, loadAddon, nativeAddonFile, nativeLoadError } from '../backend/index.js';
+import { selectBackend, loadAddon, nativeAddonFile, nativeLoadError } from '../engine/index.js';
 import { VERSION } from '../version.js';
 import { backendOptions, emit, type BackendFlags } from './common.js';
 

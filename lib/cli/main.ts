@@ -3,9 +3,8 @@ import { SatrnnError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { interrupt } from './common.js';
 import { registerInfo } from './info.js';
-import { registerKnockout } from './knockout.js';
+import { PROGRAMS } from '../programs/index.js';
 import { registerReproduce } from './reproduce.js';
-import { registerTrain } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -18,8 +17,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerReproduce(program);
-  registerKnockout(program);
-  registerTrain(program);
+  for (const p of PROGRAMS) p.command?.(program);
   registerInfo(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;

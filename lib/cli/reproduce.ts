@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { PROGRAMS, reproduce, usage } from '../reproduce.js';
+import { PROGRAMS, reproduce, usage } from '../programs/index.js';
 import { backendOptions, emit, interrupt, parseIntOption, warn, type BackendFlags } from './common.js';
 import { progressBar } from './progress.js';
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "train.h"
+#include "kernels/train.h"
 
 namespace traincheck {
 

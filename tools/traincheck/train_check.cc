@@ -1,13 +1,14 @@
-// Build: g++ -O2 -ffp-contract=off -std=c++17 -Inative -o /tmp/train_check tools/traincheck/train_check.cc native/train.cc native/cpu.cc
+// Build: g++ -O2 -ffp-contract=off -fno-fast-math -std=c++17 -Inative -o /tmp/train_check tools/traincheck/train_check.cc native/kernels/train.cc native/core/step.cc native/core/cpu.cc
+//        (add -DSATRNN_NO_SSE2 to check the build without the SSE2 kernels)
 // Run:   /tmp/train_check [datafile [max_epochs [reps]]]
 //        default datafile ../shared/reference/enwik_1024.txt (relative to the repo root,
 //        i.e. run from the repo root), default max_epochs 5, reps 3 (best-of timing).
 //
 // Runs the sat_train main loop (spec sat_train.md) with the native kernels on each ISA
-// (scalar, and AVX2 when the CPU has it), prints the lines the original prints on stdout
-// plus the sha256 of the initial model and of the model after every epoch, and, for the
-// reference run (enwik_1024.txt, E = 5), compares everything with the spec's check
-// values. Exit status 0 only if every check passes and both ISAs agree byte for byte.
+// this build and CPU can run (scalar, SSE2, AVX2), prints the lines the original prints
+// on stdout plus the sha256 of the initial model and of the model after every epoch, and,
+// for the reference run (enwik_1024.txt, E = 5), compares everything with the spec's
+// check values. Exit status 0 only if every check passes and all ISAs agree byte for byte.
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -18,8 +19,8 @@
 #include <unistd.h>
 #include <vector>
 
-#include "cpu.h"
-#include "train.h"
+#include "core/cpu.h"
+#include "kernels/train.h"
 #include "common.h"
 
 using namespace satrnn;
@@ -41,6 +42,28 @@ const double kTbpc[5] = {7.8841693742396854, 7.6680264067235893, 7.5300482826970
 const double kEbpc[5] = {7.7500639627543624, 7.5726293259552664, 7.4802514288137614,
                          7.4548807112686797, 7.4522279868761716};
 const uint32_t kLrBits[5] = {0x3c1431d6u, 0x3bd67826u, 0x3b626bd9u, 0x3a7a533du, 0x38d1b717u};
+
+// test/train-kernels.test.ts's values for kShapes on the reference data (sum of the
+// 3 train + 3 eval bpc, sha256 of the final model).
+const double kShapeSum[6] = {46.335188538558725, 45.086476749013173, 44.445693060131063,
+                             46.181833400411165, 47.208956914168276, 47.533630569711981};
+const char* kShapeSha[6] = {
+    "036bf2626524ab908a326423493cc4d23f97d23dbbfacdaf0edc42755b98fdfa",
+    "b53b7e40c0dfd05243ed585459c4d75326f691f182a3122fb85efc38b80fdbf5",
+    "ba5419050b5fd962bd506201d9567dfb4a15da254c554af8a72521a48798afe9",
+    "279da8e40036d17805fbdf24625b44c74af0fa8894f733f82689d09a2a797bce",
+    "cd7b5fbc17352c366d36b780dfbb05336ea47837ecd52cdeeb3375f28ad26819",
+    "c9d53f8d77f4b0b4532accb1c71288a2c4f51ccb6c9c07dfbc842ace8639d23d",
+};
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Sse2: return "sse2";
+    case Isa::Avx2: return "avx2";
+  }
+  return "?";
+}
 
 uint32_t fbits(float f) {
   uint32_t u;
@@ -138,7 +161,8 @@ int main(int argc, char** argv) {
   const int reps = argc > 3 ? std::atoi(argv[3]) : 3;
   std::vector<uint8_t> data;
   if (!read_file(file, &data)) return 2;
-  const bool reference = data.size() == 1024 && E == 5 && std::strstr(file, "enwik_1024");
+  const bool ref_data = data.size() == 1024 && std::strstr(file, "enwik_1024");
+  const bool reference = ref_data && E == 5;
 
   // Spec constants of the schedule and the initialisation.
   check(fbits(0.01f * 0.5f) == 0x3ba3d70au, "0.01f*0.5f bits");
@@ -153,12 +177,13 @@ int main(int argc, char** argv) {
           "init check values");
   }
 
-  std::vector<Isa> isas = {Isa::Scalar};
-  if (cpu_has_avx2()) isas.push_back(Isa::Avx2);
-  else std::printf("(no AVX2 on this CPU: scalar only)\n");
+  // Every ISA that can run here; the others are only checked as fallbacks (below).
+  std::vector<Isa> isas, missing;
+  for (Isa isa : {Isa::Scalar, Isa::Sse2, Isa::Avx2}) (isa_available(isa) ? isas : missing).push_back(isa);
+  for (Isa isa : missing) std::printf("(%s not available in this build/CPU: skipped)\n", isa_name(isa));
   std::vector<RunResult> results;
   for (Isa isa : isas) {
-    const char* name = isa == Isa::Avx2 ? "avx2" : "scalar";
+    const char* name = isa_name(isa);
     RunResult r = run(data, E, isa, true);
     double best = r.seconds;
     for (int k = 1; k < reps; ++k) best = std::min(best, run(data, E, isa, false).seconds);
@@ -186,19 +211,27 @@ int main(int argc, char** argv) {
     }
     results.push_back(std::move(r));
   }
-  if (results.size() == 2)
-    check(results[0].final_w == results[1].final_w && results[0].lines == results[1].lines &&
-              results[0].hashes == results[1].hashes,
-          "scalar and avx2 agree");
+  for (size_t k = 1; k < results.size(); ++k) {
+    char what[64];
+    std::snprintf(what, sizeof what, "%s and %s agree", isa_name(isas[0]), isa_name(isas[k]));
+    check(results[0].final_w == results[k].final_w && results[0].lines == results[k].lines &&
+              results[0].hashes == results[k].hashes && results[0].tbpc == results[k].tbpc &&
+              results[0].ebpc == results[k].ebpc,
+          what);
+  }
   if (!reference) std::printf("(not the reference run: only ISA agreement was checked)\n");
 
   // Generalised configurations (H, bptt, lr_peak, clip, seed; 3 epochs of E = 4 on the
-  // data): both ISAs must agree; the hashes are the cross-check values used by the
-  // TypeScript kernel test (test/train-kernels.test.ts).
-  for (const Shape& c : kShapes) {
+  // data): all ISAs must agree, and on the reference data match the cross-check values
+  // of the TypeScript kernel test (test/train-kernels.test.ts). The unavailable ISAs are
+  // requested too: they must fall back (Avx2 -> Sse2 -> Scalar) to the same bytes.
+  std::vector<Isa> requested = isas;
+  requested.insert(requested.end(), missing.begin(), missing.end());
+  for (size_t si = 0; si < kShapes.size(); ++si) {
+    const Shape& c = kShapes[si];
     std::vector<std::string> hs;
     std::vector<double> bp;
-    for (Isa isa : isas) {
+    for (Isa isa : requested) {
       const TrainParams p = c.params();
       std::vector<float> w(param_count(c.H));
       train_init(w.data(), c.H, c.seed);
@@ -214,11 +247,20 @@ int main(int argc, char** argv) {
     std::printf("H=%zu bptt=%d lr_peak=%g clip=%g seed=%u len=%zu: sum(bpc) %.17g sha256 %s\n", c.H,
                 c.bptt, static_cast<double>(c.lr_peak), static_cast<double>(c.clip), c.seed,
                 std::min(c.len, data.size()), bp[0], hs[0].c_str());
-    if (hs.size() == 2) check(hs[0] == hs[1] && bp[0] == bp[1], "generalised config: ISAs agree");
+    for (size_t k = 1; k < hs.size(); ++k) {
+      char what[80];
+      std::snprintf(what, sizeof what, "generalised config: %s%s agrees with %s", isa_name(requested[k]),
+                    k < isas.size() ? "" : " (fallback)", isa_name(requested[0]));
+      check(hs[k] == hs[0] && bp[k] == bp[0], what);
+    }
+    if (ref_data && si < 6) {
+      check(hs[0] == kShapeSha[si], "generalised config: sha256 as test/train-kernels.test.ts");
+      check(bp[0] == kShapeSum[si], "generalised config: sum(bpc) as test/train-kernels.test.ts");
+    }
   }
   // Cancellation: a set flag stops the epoch before its first window (NaN result,
   // weights untouched).
-  for (Isa isa : isas) {
+  for (Isa isa : requested) {
     std::vector<float> w(param_count(16)), w0;
     train_init(w.data(), 16, 42);
     w0 = w;

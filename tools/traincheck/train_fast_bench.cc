@@ -1,4 +1,4 @@
-// Build: g++ -O2 -ffp-contract=off -fno-fast-math -std=c++17 -pthread -Inative -o /tmp/train_fast_bench tools/traincheck/train_fast_bench.cc native/train_fast.cc native/train.cc native/cpu.cc
+// Build: g++ -O2 -ffp-contract=off -fno-fast-math -std=c++17 -pthread -Inative -o /tmp/train_fast_bench tools/traincheck/train_fast_bench.cc native/kernels/train_fast.cc native/kernels/train.cc native/core/step.cc native/core/cpu.cc
 // Run:   /tmp/train_fast_bench [datafile [reps [long_epochs]]]
 //        default datafile ../shared/reference/enwik_1024.txt (relative to the repo root),
 //        reps 5 (best-of timing of `sat_train 5 5`), long_epochs 100.
@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "cpu.h"
-#include "train.h"
-#include "train_fast.h"
+#include "core/cpu.h"
+#include "kernels/train.h"
+#include "kernels/train_fast.h"
 #include "common.h"
 
 using namespace satrnn;

@@ -1,0 +1,182 @@
+// An analysis: a model, a text and a backend. Experiments hand it lists of variants; it
+// fuses them into engine groups (variants with the same dynamics share one forward pass,
+// found by the content of their weights and interventions, not by how they were written)
+// and returns one mean bpc per variant.
+import { createHash } from 'node:crypto';
+import { checkData } from './data.js';
+import { applyEdits, type WeightEdit } from './engine/edits.js';
+import { evaluate, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
+import { resolveBackend, type Backend, type BackendOptions } from './engine/index.js';
+import type { TextSource } from './engine/source.js';
+import { USE, type ReadoutMethod, type RunOptions } from './engine/types.js';
+import { SatrnnError } from './errors.js';
+import type { Model } from './model.js';
+
+export interface AnalysisInput {
+  model: Model;
+  /** The text: bytes (n >= 2), a file path, or a function returning a fresh async iterable of byte blocks. */
+  data: TextSource;
+  /** A backend, or options to pick one (default: native when it loads). */
+  backend?: Backend | BackendOptions;
+  /** Readout summation strategy; both are bit-identical (default 'certified', the fast one). */
+  readoutMethod?: ReadoutMethod;
+  /** Predictions per engine chunk (default: what fits the memory budget); results never depend on it. */
+  chunkSize?: number;
+}
+
+/** What the readout sees of each neuron in one variant. */
+export interface ReadoutVariant {
+  /** Neurons whose readout term is removed (Wy column zeroed). */
+  knockout?: readonly number[];
+  /** Keep only these neurons (applied before `knockout`). */
+  keepOnly?: readonly number[];
+  /** Neurons read as sgn(h) (+1 for h >= 0, -1 otherwise) in the readout. */
+  signSnap?: readonly number[];
+  /** Neurons read as -h in the readout. */
+  negate?: readonly number[];
+}
+
+/** One evaluation: changes to the dynamics (weights, neurons, inputs) and to the readout. */
+export interface Variant extends ReadoutVariant {
+  /** Weight edits applied before the dynamics run (the readout reads the edited Wy too: Wy is never edited here). */
+  edits?: readonly WeightEdit[];
+  /** Interventions inside the recurrence. */
+  neurons?: readonly NeuronIntervention[];
+  /** Input bytes replaced at absolute positions. */
+  inputs?: readonly { position: number; byte: number }[];
+}
+
+export class Analysis {
+  readonly model: Model;
+  readonly data: TextSource;
+  readonly backend: Backend;
+  readonly readoutMethod: ReadoutMethod;
+  readonly chunkSize: number | undefined;
+  private baseStats: TrajectoryStats | undefined;
+  private predictionCount: number | undefined;
+
+  constructor(input: AnalysisInput) {
+    this.model = input.model;
+    this.data = input.data instanceof Uint8Array ? checkData(input.data) : input.data;
+    this.backend = resolveBackend(input.backend);
+    const m = input.readoutMethod ?? 'certified';
+    if (m !== 'certified' && m !== 'ordered') throw new SatrnnError('BAD_OPTION', `readoutMethod must be 'certified' or 'ordered' (got '${String(m)}')`);
+    this.readoutMethod = m;
+    this.chunkSize = input.chunkSize;
+    if (input.data instanceof Uint8Array) this.predictionCount = input.data.length - 1;
+  }
+
+  get hidden(): number {
+    return this.model.hidden;
+  }
+
+  /** Number of predictions, n - 1 (known for bytes at once, for other sources after the first pass). */
+  get predictions(): number {
+    if (this.predictionCount === undefined) throw new SatrnnError('INTERNAL', 'the number of predictions is known after the first pass over the text');
+    return this.predictionCount;
+  }
+
+  /** Use codes of one readout variant. */
+  private useCodes(v: ReadoutVariant, out: Uint8Array): void {
+    if (v.keepOnly) {
+      out.fill(USE.absent);
+      for (const j of v.keepOnly) out[this.neuron(j)] = USE.value;
+    } else out.fill(USE.value);
+    for (const j of v.knockout ?? []) out[this.neuron(j)] = USE.absent;
+    for (const j of v.signSnap ?? []) if (out[this.neuron(j)] !== USE.absent) out[j] = USE.sign;
+    for (const j of v.negate ?? []) if (out[this.neuron(j)] !== USE.absent) out[j] = USE.negated;
+  }
+
+  private neuron(j: number): number {
+    if (!Number.isInteger(j)) throw new SatrnnError('BAD_OPTION', `neuron index ${j} is not an integer`);
+    if (j < 0 || j >= this.hidden) throw new SatrnnError('BAD_OPTION', `neuron index ${j} is out of range 0..${this.hidden - 1}`);
+    return j;
+  }
+
+  /**
+   * Mean bpc of each variant, in one pass over the text: variants with identical dynamics
+   * share a group; the base dynamics' trajectory statistics are collected on the way.
+   */
+  async meanBpc(variants: readonly Variant[], opts: RunOptions = {}): Promise<Float64Array> {
+    const H = this.hidden;
+    const groups: { dynamics: DynamicsSpec; members: number[]; key: string }[] = [];
+    const byKey = new Map<string, number>();
+    const editCache = new Map<string, Float32Array>();
+    const baseKey = 'base';
+    variants.forEach((v, i) => {
+      const dyn: DynamicsSpec = {};
+      let key = baseKey;
+      const hasEdits = (v.edits?.length ?? 0) > 0;
+      if (hasEdits || (v.neurons?.length ?? 0) > 0 || (v.inputs?.length ?? 0) > 0) {
+        const h = createHash('sha1');
+        if (hasEdits) {
+          const ek = JSON.stringify(v.edits, (_k, x: unknown) => (x instanceof Uint8Array ? createHash('sha1').update(x).digest('hex') : x));
+          let w = editCache.get(ek);
+          if (!w) editCache.set(ek, (w = applyEdits(this.model, v.edits!).weights));
+          dyn.weights = w;
+          h.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+        }
+        if (v.neurons?.length) dyn.neurons = v.neurons;
+        if (v.inputs?.length) dyn.inputs = v.inputs;
+        h.update(JSON.stringify([v.neurons ?? [], v.inputs ?? []]));
+        key = h.digest('hex');
+        // Edits that change nothing (threshold 0, say) leave the base dynamics.
+        if (!v.neurons?.length && !v.inputs?.length && sameWeights(dyn.weights!, this.model.weights)) key = baseKey;
+      }
+      let gi = byKey.get(key);
+      if (gi === undefined) {
+        gi = groups.length;
+        byKey.set(key, gi);
+        groups.push({ dynamics: key === baseKey ? {} : dyn, members: [], key });
+      }
+      groups[gi]!.members.push(i);
+    });
+    const specs: GroupSpec[] = groups.map((g) => {
+      const use = new Uint8Array(g.members.length * H);
+      g.members.forEach((vi, k) => this.useCodes(variants[vi]!, use.subarray(k * H, (k + 1) * H)));
+      return { dynamics: g.dynamics, use, stats: g.key === baseKey && this.baseStats === undefined };
+    });
+    const res = await evaluate(
+      this.backend,
+      {
+        model: this.model,
+        text: this.data,
+        groups: specs,
+        method: this.readoutMethod,
+        ...(this.chunkSize !== undefined ? { chunkSize: this.chunkSize } : {}),
+      },
+      opts,
+    );
+    this.predictionCount = res.predictions;
+    const mean = new Float64Array(variants.length);
+    groups.forEach((g, gi) => {
+      const r = res.groups[gi]!;
+      g.members.forEach((vi, k) => (mean[vi] = r.mean[k]!));
+      if (r.stats && g.key === baseKey) this.baseStats = r.stats;
+    });
+    return mean;
+  }
+
+  /** Statistics of the unmodified trajectory (mean |h_j| etc.); computed with the first batch that includes the base dynamics, or by a pass of its own. */
+  async trajectoryStats(opts: RunOptions = {}): Promise<TrajectoryStats> {
+    return this.baseStats ?? this.statsPass(opts);
+  }
+
+  private async statsPass(opts: RunOptions): Promise<TrajectoryStats> {
+    const res = await evaluate(this.backend, { model: this.model, text: this.data, groups: [{ stats: true }], ...(this.chunkSize !== undefined ? { chunkSize: this.chunkSize } : {}) }, opts);
+    this.predictionCount = res.predictions;
+    this.baseStats = res.groups[0]!.stats!;
+    return this.baseStats;
+  }
+
+  /** mean over t of |h_t[j]| for every j, summed in t order in double. */
+  async meanAbsHidden(opts: RunOptions = {}): Promise<Float64Array> {
+    return (await this.trajectoryStats(opts)).meanAbs;
+  }
+}
+
+function sameWeights(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}

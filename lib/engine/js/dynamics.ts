@@ -1,0 +1,73 @@
+// The dynamics primitive in TypeScript (native/kernels/dynamics.cc is its twin): one
+// variant of the forward pass over a chunk, from a carried state, with interventions,
+// input substitutions and the trajectory statistics.
+import { NEURON } from '../types.js';
+import type { StatsAccumulators } from '../types.js';
+import { stepJs } from './step.js';
+
+const fround = Math.fround;
+
+export interface DynamicsChunk {
+  weights: Float32Array;
+  hidden: number;
+  /** Input bytes of the chunk (at least `steps`). */
+  bytes: Uint8Array;
+  pos0: number;
+  steps: number;
+  /** [H] in/out. */
+  state: Float32Array;
+  stepsBefore?: number;
+  mode?: Uint8Array;
+  value?: Float32Array;
+  substPos?: Float64Array;
+  substByte?: Uint8Array;
+  stats?: StatsAccumulators;
+  /** [steps*H] out. */
+  states: Float32Array;
+  preOut?: Float32Array;
+}
+
+/** Runs the chunk; `shouldStop` is polled every 1,024 steps (true: stop, returns false). */
+export function runDynamicsJs(c: DynamicsChunk, shouldStop?: () => boolean): boolean {
+  const H = c.hidden;
+  const { states, mode, value, stats, substPos, substByte } = c;
+  let prev: Float32Array = new Float32Array(c.state);
+  let prevOff = 0;
+  let s = 0;
+  const ns = substPos?.length ?? 0;
+  while (s < ns && substPos![s]! < c.pos0) s++;
+  const before = c.stepsBefore ?? 0;
+  for (let t = 0; t < c.steps; t++) {
+    if (t % 1024 === 0 && shouldStop?.() === true) return false;
+    let x = c.bytes[t]!;
+    if (s < ns && substPos![s] === c.pos0 + t) x = substByte![s++]!;
+    const o = t * H;
+    stepJs(c.weights, H, prev, prevOff, x, states, o, c.preOut, o);
+    if (mode)
+      for (let j = 0; j < H; j++) {
+        if (mode[j] === NEURON.clamp) states[o + j] = value![j]!;
+        else if (mode[j] === NEURON.sign) states[o + j] = states[o + j]! >= 0 ? 1 : -1;
+      }
+    if (stats) {
+      const first = before + t === 0;
+      for (let j = 0; j < H; j++) {
+        const h = states[o + j]!;
+        const a = Math.abs(h);
+        stats.sumAbs[j] = stats.sumAbs[j]! + a;
+        stats.sumAbsF32[j] = fround(stats.sumAbsF32[j]! + a);
+        if (a < stats.minAbs[j]!) stats.minAbs[j] = a;
+        if (a >= SAT) stats.saturated[j] = stats.saturated[j]! + 1;
+        const sg = h >= 0 ? 1 : 0;
+        if (!first && sg !== stats.lastSign[j]) stats.flips[j] = stats.flips[j]! + 1;
+        stats.lastSign[j] = sg;
+      }
+    }
+    prev = states;
+    prevOff = o;
+  }
+  if (c.steps > 0) c.state.set(states.subarray((c.steps - 1) * H, c.steps * H));
+  return true;
+}
+
+/** q4_saturation's threshold, the float constant 0.999f (compared with float |h|). */
+const SAT = fround(0.999);

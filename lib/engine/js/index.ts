@@ -1,0 +1,276 @@
+import os from 'node:os';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { SatrnnError, abortError, throwIfAborted } from '../../errors.js';
+import { evalBpc, trainEpoch } from './train.js';
+import type { Backend, ChunkGroup, ChunkRequest, ChunkResult, RunOptions, TrainEpochParams } from '../types.js';
+import { runDynamicsJs } from './dynamics.js';
+import { runQueue, shared, sharedZeros, workersAvailable, type TaskInput } from './pool.js';
+import { addBitsInOrder, readoutTileJs, statesBounded } from './readout.js';
+import { SLICE_WORK, WORKER_THRESHOLD, readoutTiles } from './schedule.js';
+
+const VOCAB = 256;
+
+/**
+ * The pure TypeScript backend: same answers as native, bit for bit. A chunk's dynamics
+ * (one task per group) and then its readout tiles run on worker_threads when the chunk is
+ * large; small chunks run in-process in slices with a turn of the event loop between them.
+ */
+export class JsBackend implements Backend {
+  readonly name = 'js' as const;
+  readonly isa = 'js' as const;
+  readonly threads: number;
+  /** The js backend has exact training kernels only; `fast` runs them. */
+  readonly fastTraining = false;
+
+  constructor(threads = Math.max(1, os.availableParallelism())) {
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256)
+      throw new SatrnnError('BAD_OPTION', `threads must be an integer from 1 to 256 (got ${threads})`);
+    this.threads = threads;
+  }
+
+  async runChunk(req: ChunkRequest, opts: RunOptions = {}): Promise<ChunkResult> {
+    checkChunk(req);
+    throwIfAborted(opts.signal);
+    const H = req.hidden;
+    const T = req.steps;
+    const dyn = req.groups.filter((g) => !g.states);
+    const readWork = req.groups.reduce((s, g) => s + (g.use ? g.use.length / H : 0), 0) * T * H * VOCAB;
+    const total = dyn.length * T + req.groups.reduce((s, g) => s + (g.use ? (g.use.length / H) * T : 0), 0);
+    const work = dyn.length * T * H * H + readWork;
+    const parallel = work >= WORKER_THRESHOLD && workersAvailable() && this.threads > 1;
+    return parallel ? this.runInWorkers(req, total, opts) : this.runInProcess(req, total, opts);
+  }
+
+  /** In-process: dynamics, then readout tiles, yielding to the event loop between slices. */
+  private async runInProcess(req: ChunkRequest, total: number, opts: RunOptions): Promise<ChunkResult> {
+    const H = req.hidden;
+    const T = req.steps;
+    let done = 0;
+    let certified = req.method === 'certified';
+    let fallbacks = 0;
+    const states = new Map<ChunkGroup, Float32Array>();
+    for (const g of req.groups) {
+      if (g.states) {
+        states.set(g, g.states);
+        continue;
+      }
+      const out = g.statesOut ?? new Float32Array(T * H);
+      runDynamicsJs({ ...dynamicsArgs(req, g), states: out });
+      states.set(g, out);
+      done += T;
+      opts.onProgress?.(done, total);
+      await this.pause(opts);
+    }
+    for (const g of req.groups) {
+      if (!g.use || T === 0) continue;
+      const V = g.use.length / H;
+      const st = states.get(g)!;
+      const method = req.method === 'certified' && statesBounded(st) ? 'certified' : 'ordered';
+      if (method !== req.method) certified = false;
+      const bits = g.bitsOut ?? new Float64Array(V * T);
+      // Slices of variants small enough to keep the event loop responsive.
+      const perSlice = Math.max(1, Math.floor(SLICE_WORK / (T * H * VOCAB)));
+      for (let v0 = 0; v0 < V; v0 += perSlice) {
+        const v1 = Math.min(V, v0 + perSlice);
+        fallbacks += readoutTileJs({ weights: g.weights, hidden: H, states: st, targets: req.bytes.subarray(1, T + 1), use: g.use, bits, v0, v1, t0: 0, t1: T, method });
+        done += (v1 - v0) * T;
+        opts.onProgress?.(done, total);
+        await this.pause(opts);
+      }
+      addBitsInOrder(bits, V, T, g.totals!);
+    }
+    return { certified, fallbacks };
+  }
+
+  private async pause(opts: RunOptions): Promise<void> {
+    await yieldToLoop();
+    if (opts.signal?.aborted) throw abortError();
+  }
+
+  /**
+   * On worker threads: inputs copied once to shared memory, one dynamics task per group,
+   * then the readout tiles of every group; outputs copied back to the caller's arrays.
+   */
+  private async runInWorkers(req: ChunkRequest, total: number, opts: RunOptions): Promise<ChunkResult> {
+    const H = req.hidden;
+    const T = req.steps;
+    const bytes = shared(req.bytes);
+    let done = 0;
+    const weights = new Map<Float32Array, Float32Array>();
+    const sharedWeights = (w: Float32Array): Float32Array => {
+      let s = weights.get(w);
+      if (!s) weights.set(w, (s = shared(w)));
+      return s;
+    };
+    // Phase 1: dynamics.
+    const plan = req.groups.map((g) => {
+      if (g.states) return { g, states: shared(g.states), dyn: undefined };
+      const states = sharedZeros(Float32Array, T * H);
+      const args = dynamicsArgs(req, g);
+      const dyn = {
+        ...args,
+        weights: sharedWeights(g.weights),
+        bytes,
+        state: shared(args.state),
+        ...(args.mode ? { mode: shared(args.mode), value: shared(args.value!) } : {}),
+        ...(args.substPos ? { substPos: shared(args.substPos), substByte: shared(args.substByte!) } : {}),
+        ...(args.stats ? { stats: sharedStats(args.stats) } : {}),
+        ...(args.preOut ? { preOut: sharedZeros(Float32Array, T * H) } : {}),
+        states,
+      };
+      return { g, states, dyn };
+    });
+    const dynTasks: TaskInput[] = plan.filter((p) => p.dyn).map((p) => ({ type: 'dynamics' as const, ...p.dyn! }));
+    await runQueue(dynTasks, this.threads, () => opts.onProgress?.((done += T), total), opts.signal, abortError);
+    for (const p of plan) {
+      if (!p.dyn) continue;
+      const g = p.g;
+      g.state!.set(p.dyn.state);
+      if (g.stats && p.dyn.stats) copyStats(p.dyn.stats, g.stats);
+      g.statesOut?.set(p.states);
+      if (g.preOut && p.dyn.preOut) g.preOut.set(p.dyn.preOut);
+    }
+    // Phase 2: readout tiles.
+    let certified = req.method === 'certified';
+    const tasks: TaskInput[] = [];
+    const owners: { bits: Float64Array; V: number; g: ChunkGroup }[] = [];
+    const targets = bytes.subarray(1, T + 1);
+    for (const p of plan) {
+      const g = p.g;
+      if (!g.use || T === 0) continue;
+      const V = g.use.length / H;
+      const method = req.method === 'certified' && statesBounded(p.states) ? 'certified' : 'ordered';
+      if (method !== req.method) certified = false;
+      const bits = sharedZeros(Float64Array, V * T);
+      owners.push({ bits, V, g });
+      const use = shared(g.use);
+      const w = sharedWeights(g.weights);
+      for (const tile of readoutTiles(V, T, this.threads))
+        tasks.push({ type: 'readout', weights: w, hidden: H, states: p.states, targets, use, bits, method, ...tile });
+    }
+    let fallbacks = 0;
+    await runQueue(
+      tasks,
+      this.threads,
+      (i, reply) => {
+        const t = tasks[i] as Extract<TaskInput, { type: 'readout' }>;
+        fallbacks += reply.value;
+        done += (t.v1 - t.v0) * (t.t1 - t.t0);
+        opts.onProgress?.(done, total);
+      },
+      opts.signal,
+      abortError,
+    );
+    for (const { bits, V, g } of owners) {
+      g.bitsOut?.set(bits);
+      addBitsInOrder(bits, V, T, g.totals!);
+    }
+    return { certified, fallbacks };
+  }
+
+  /**
+   * Training runs in a worker when workers are available (the weights travel through shared
+   * memory and are copied back), so a long epoch never blocks the event loop.
+   */
+  async trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
+    throwIfAborted(signal);
+    if (!workersAvailable()) return trainEpoch(weights, data, lr, { H: hidden, bptt: params.bptt, lrPeak: params.lrPeak, clip: params.clip });
+    const w = shared(weights);
+    const { bptt, lrPeak, clip } = params;
+    const [reply] = await runQueue([{ type: 'trainEpoch', weights: w, hidden, data: shared(data), lr, params: { bptt, lrPeak, clip } }], 1, () => {}, signal, abortError);
+    weights.set(w);
+    return reply!.value;
+  }
+
+  async evalBpc(weights: Float32Array, hidden: number, data: Uint8Array): Promise<number> {
+    if (!workersAvailable()) return evalBpc(weights, hidden, data);
+    const [reply] = await runQueue([{ type: 'evalBpc', weights: shared(weights), hidden, data: shared(data) }], 1, () => {}, undefined, abortError);
+    return reply!.value;
+  }
+}
+
+function dynamicsArgs(req: ChunkRequest, g: ChunkGroup) {
+  return {
+    weights: g.weights,
+    hidden: req.hidden,
+    bytes: req.bytes,
+    pos0: req.pos0,
+    steps: req.steps,
+    state: g.state!,
+    ...(g.stepsBefore !== undefined ? { stepsBefore: g.stepsBefore } : {}),
+    ...(g.mode ? { mode: g.mode, value: g.value! } : {}),
+    ...(g.substPos ? { substPos: g.substPos, substByte: g.substByte! } : {}),
+    ...(g.stats ? { stats: g.stats } : {}),
+    ...(g.preOut ? { preOut: g.preOut } : {}),
+  };
+}
+
+function sharedStats(s: NonNullable<ChunkGroup['stats']>): NonNullable<ChunkGroup['stats']> {
+  return {
+    sumAbs: shared(s.sumAbs),
+    sumAbsF32: shared(s.sumAbsF32),
+    minAbs: shared(s.minAbs),
+    saturated: shared(s.saturated),
+    flips: shared(s.flips),
+    lastSign: shared(s.lastSign),
+  };
+}
+
+function copyStats(from: NonNullable<ChunkGroup['stats']>, to: NonNullable<ChunkGroup['stats']>): void {
+  to.sumAbs.set(from.sumAbs);
+  to.sumAbsF32.set(from.sumAbsF32);
+  to.minAbs.set(from.minAbs);
+  to.saturated.set(from.saturated);
+  to.flips.set(from.flips);
+  to.lastSign.set(from.lastSign);
+}
+
+/** The same argument checks as native/napi/bind_engine.cc, raising BAD_OPTION. */
+function checkChunk(req: ChunkRequest): void {
+  const bad = (m: string): never => {
+    throw new SatrnnError('BAD_OPTION', `engine run: ${m}`);
+  };
+  const H = req.hidden;
+  const T = req.steps;
+  if (!Number.isInteger(H) || H < 1 || H > 1 << 16) bad('hidden must be an integer in [1, 65536]');
+  if (!Number.isInteger(T) || T < 0) bad('steps must be a non-negative integer');
+  if (!Number.isInteger(req.pos0) || req.pos0 < 0) bad('pos0 must be a non-negative integer');
+  const count = H * H + 2 * VOCAB * H + H + VOCAB;
+  let readsOut = false;
+  const len = (a: { length: number } | undefined, n: number, what: string): void => {
+    if (a !== undefined && a.length !== n) bad(`${what} has length ${a.length}, expected ${n}`);
+  };
+  for (const g of req.groups) {
+    len(g.weights, count, 'weights');
+    if (g.states) len(g.states, T * H, 'states');
+    else {
+      if (!g.state) bad('state is required for a group without given states');
+      len(g.state, H, 'state');
+      len(g.mode, H, 'mode');
+      if (g.mode) {
+        if (g.mode.some((m) => m > 2)) bad('mode values must be 0 (free), 1 (clamp) or 2 (sign)');
+        if (!g.value) bad('value is required with mode');
+        len(g.value, H, 'value');
+      }
+      if (g.substPos) {
+        len(g.substByte, g.substPos.length, 'substByte');
+        g.substPos.forEach((p, i) => {
+          if (!Number.isInteger(p) || p < 0 || (i > 0 && !(p > g.substPos![i - 1]!))) bad('substPos must hold ascending non-negative integer positions');
+        });
+      }
+      len(g.statesOut, T * H, 'statesOut');
+      len(g.preOut, T * H, 'preOut');
+    }
+    if (g.use) {
+      if (g.use.length % H !== 0) bad('use length must be a multiple of hidden');
+      if (g.use.some((u) => u > 3)) bad('use values must be 0 (absent), 1 (value), 2 (sign) or 3 (negated)');
+      const V = g.use.length / H;
+      if (!g.totals) bad('totals is required with use');
+      len(g.totals, V, 'totals');
+      len(g.bitsOut, V * T, 'bitsOut');
+      if (V > 0) readsOut = true;
+    }
+  }
+  if (req.bytes.length < T + (readsOut ? 1 : 0))
+    bad('bytes must hold steps bytes, plus the next one (the last target) when a group has readout variants');
+}

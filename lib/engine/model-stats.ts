@@ -1,0 +1,44 @@
+// Cheap per-model statistics (O(H * 256) or a sort of H^2 values): they stay in TypeScript,
+// here, while the O(n * H) trajectory statistics are kernels of the dynamics primitive.
+import type { Model } from '../model.js';
+import { VOCAB } from './layout.js';
+
+/** |Wy column j| = sqrt(sum over o of float(Wy[o][j]^2)), squares rounded to float, summed in double. */
+export function wyColumnNorms(model: Model): Float64Array {
+  const H = model.hidden;
+  const out = new Float64Array(H);
+  for (let j = 0; j < H; j++) {
+    let s = 0.0;
+    for (let o = 0; o < VOCAB; o++) {
+      const w = model.Wy[o * H + j]!;
+      s = s + Math.fround(w * w);
+    }
+    out[j] = Math.sqrt(s);
+  }
+  return out;
+}
+
+export interface MagnitudeSummary {
+  /** Every |w|, ascending. */
+  sorted: Float32Array;
+  min: number;
+  max: number;
+  /** Sum of |w| in double, taken in ascending order, divided by the count (q5_redux). */
+  mean: number;
+}
+
+/** The magnitudes of a weight matrix, sorted (only values matter, so any correct sort). */
+export function magnitudes(values: Float32Array): MagnitudeSummary {
+  const sorted = values.map((v) => Math.abs(v)).sort();
+  let s = 0.0;
+  for (let i = 0; i < sorted.length; i++) s = s + sorted[i]!;
+  return { sorted, min: sorted[0] ?? NaN, max: sorted[sorted.length - 1] ?? NaN, mean: s / sorted.length };
+}
+
+/** Entries of `values` with |w| >= thr (thr rounded to float32). */
+export function countAtLeast(values: Float32Array, thr: number): number {
+  const t = Math.fround(thr);
+  let c = 0;
+  for (let i = 0; i < values.length; i++) if (Math.abs(values[i]!) >= t) c++;
+  return c;
+}

@@ -1,0 +1,127 @@
+// The engine's request and result types: one shape for both transports (the native addon
+// and the js backend's worker threads), so a field means the same thing everywhere.
+
+export type BackendName = 'native' | 'js';
+/** Code path: the native addon's AVX2, SSE2 or portable loops, or TypeScript. */
+export type Isa = 'avx2' | 'sse2' | 'scalar' | 'js';
+
+/**
+ * How a readout variant reads neuron j (native/kernels/readout.h `Use`): the term is
+ * removed (Wy column zeroed), read as h_j, as sgn(h_j) (+1 for h >= 0, also -0; else -1),
+ * or as -h_j.
+ */
+export const USE = { absent: 0, value: 1, sign: 2, negated: 3 } as const;
+export type UseCode = (typeof USE)[keyof typeof USE];
+
+/** What the dynamics do to neuron j after every step (native/kernels/dynamics.h `NeuronMode`). */
+export const NEURON = { free: 0, clamp: 1, sign: 2 } as const;
+
+/**
+ * 'certified' (default): full sums once per position, variants derived by exact updates
+ * where a certificate proves them exact, ordered sums elsewhere. 'ordered': every logit
+ * summed literally as the spec says. Both give identical bits; 'ordered' is the reference.
+ */
+export type ReadoutMethod = 'ordered' | 'certified';
+
+/** Per-neuron trajectory statistics, accumulated across chunks (in/out). */
+export interface StatsAccumulators {
+  /** Sum of |h_t[j]| over t in double, in t order (mean |h| = sumAbs / steps). */
+  sumAbs: Float64Array;
+  /** The same sum in float32 (q4_saturation's sumabs). */
+  sumAbsF32: Float32Array;
+  /** Smallest |h_t[j]| (starts at 2). */
+  minAbs: Float32Array;
+  /** Steps with |h_t[j]| >= 0.999f. */
+  saturated: Uint32Array;
+  /** Steps t > 0 where the sign (h >= 0) differs from step t - 1. */
+  flips: Uint32Array;
+  /** Sign of the last state seen (1: h >= 0). */
+  lastSign: Uint8Array;
+}
+
+/**
+ * One group of a chunk: a variant of the dynamics (or given states) and the readout
+ * variants read from it. Arrays marked in/out are updated in place.
+ */
+export interface ChunkGroup {
+  /** The variant's weights, weight edits already applied (its Wy/by serve the readout). */
+  weights: Float32Array;
+  /** Given states [steps*H]: no dynamics for this group. */
+  states?: Float32Array;
+  /** The carried state [H] (in/out): before the chunk's first byte, then after its last. */
+  state?: Float32Array;
+  /** Steps this variant took in earlier chunks (sign flips at the chunk's first step need it). */
+  stepsBefore?: number;
+  /** NEURON codes per neuron [H], with clamp values [H]. */
+  mode?: Uint8Array;
+  value?: Float32Array;
+  /** Ascending absolute positions whose input byte is replaced, and the bytes fed there. */
+  substPos?: Float64Array;
+  substByte?: Uint8Array;
+  stats?: StatsAccumulators;
+  /** Outputs [steps*H]: the states, the pre-activations z. */
+  statesOut?: Float32Array;
+  preOut?: Float32Array;
+  /** Readout variants: USE codes [V*H]; running sums of bits [V] (in/out, t order); bits [V*steps]. */
+  use?: Uint8Array;
+  totals?: Float64Array;
+  bitsOut?: Float64Array;
+}
+
+/** One chunk of engine work: positions pos0 .. pos0+steps-1 of a text. */
+export interface ChunkRequest {
+  hidden: number;
+  /** The chunk's input bytes, then (when a group reads out) the next byte: targets are bytes[1..steps]. */
+  bytes: Uint8Array;
+  pos0: number;
+  steps: number;
+  method: ReadoutMethod;
+  groups: ChunkGroup[];
+}
+
+export interface ChunkResult {
+  /** False when some group's states left [-1, 1] and its readout used the ordered sums. */
+  certified: boolean;
+  /** Logits the certificate did not cover, re-summed in order. */
+  fallbacks: number;
+}
+
+export interface RunOptions {
+  /** Called with (done, total) work units as the work advances. */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Hyper-parameters of one training epoch (sat_train.md, generalised). */
+export interface TrainEpochParams {
+  /** Predictions per truncated-BPTT window (original: 50). */
+  bptt: number;
+  /** Peak learning rate of the cosine schedule (original: 0.01f); float32. */
+  lrPeak: number;
+  /** Global gradient-norm clipping threshold (original: 5); float32. */
+  clip: number;
+  /**
+   * Use the fast, non-exact kernels (FMA, reassociated sums; a helper thread when the
+   * backend has 2+ threads, with the same bytes as one thread) where the backend has them
+   * (native on AVX2+FMA CPUs); elsewhere the exact kernels run.
+   */
+  fast?: boolean;
+}
+
+/**
+ * What every backend computes, bit for bit the same: the engine's chunk primitive (the
+ * dynamics of a batch of variants and their readouts; lib/engine/evaluate.ts drives it
+ * over a text chunk by chunk) and training.
+ */
+export interface Backend {
+  readonly name: BackendName;
+  readonly isa: Isa;
+  readonly threads: number;
+  runChunk(req: ChunkRequest, opts?: RunOptions): Promise<ChunkResult>;
+  /** One training epoch at learning rate `lr`; updates `weights` in place, returns the training bpc. */
+  trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number>;
+  /** The trainer's float evaluation (bpc) of weights on data (fast kernels on request, as trainEpoch). */
+  evalBpc(weights: Float32Array, hidden: number, data: Uint8Array, opts?: { fast?: boolean }): Promise<number>;
+  /** Whether `fast: true` really selects faster, non-exact training kernels here. */
+  readonly fastTraining: boolean;
+}

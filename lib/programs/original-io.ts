@@ -1,0 +1,30 @@
+// Input rules shared by the originals' reproduce entries (notes/conventions.md).
+import { checkData } from '../data.js';
+import { SatrnnError } from '../errors.js';
+import { readFileChecked } from '../io.js';
+import { Model, REFERENCE_HIDDEN, parseModel } from '../model.js';
+
+/** The originals read one 1,100-byte buffer and use at most 1,024 bytes. */
+export function readOriginalData(file: string, minBytes = 2): Uint8Array {
+  const bytes = readFileChecked(file, 'data').subarray(0, 1100);
+  return checkData(bytes.subarray(0, 1024), file, { minBytes });
+}
+
+/** H = 128 only; short files are errors; trailing bytes are ignored with a warning. */
+export function readOriginalModel(file: string, onWarning?: (m: string) => void): Model {
+  return parseModel(readFileChecked(file, 'model'), file, {
+    hidden: REFERENCE_HIDDEN,
+    allowTrailing: true,
+    ...(onWarning ? { onWarning } : {}),
+  });
+}
+
+/** C atoi: leading blanks, an optional sign, digits; anything else gives 0. */
+export function atoi(s: string): number {
+  const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
+  if (!m) return 0;
+  const v = Number(m[1]);
+  if (!Number.isSafeInteger(v) || v > 2147483647 || v < -2147483648)
+    throw new SatrnnError('BAD_OPTION', `'${s}' is out of the range of a C int`);
+  return v;
+}

@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { Command, Option } from 'commander';
+import { DEFAULT_CORPUS, DEFAULT_MODEL } from '../../assets.js';
+import { loadData } from '../../data.js';
+import { SatrnnError } from '../../errors.js';
+import { Analysis } from '../../analysis.js';
+import { ReadoutKnockout, type ReadoutKnockoutResult } from './experiment.js';
+import { formatKnockoutCsv, formatKnockoutTable } from './format-table.js';
+import { loadModel } from '../../model.js';
+import { VERSION } from '../../version.js';
+import { backendOptions, emit, expandModelPaths, interrupt, parseIntOption, type BackendFlags } from '../../cli/common.js';
+import { progressBar } from '../../cli/progress.js';
+
+interface KnockoutFlags extends BackendFlags {
+  model?: string[];
+  data?: string;
+  top?: number;
+  json?: boolean;
+  csv?: boolean;
+  output?: string;
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+export function registerKnockout(program: Command): void {
+  program
+    .command('knockout')
+    .description('rank neurons by the bpc increase when their readout (Wy column) is removed')
+    .addOption(new Option('-m, --model <file>', 'model file or folder of .bin files (repeatable; default: the embedded model)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .option('-d, --data <file>', 'text to evaluate on (any bytes, at least 2; default: the embedded corpus)')
+    .addOption(new Option('--top <n>', 'show only the N most important neurons').argParser(parseIntOption(1, 1 << 16)))
+    .option('--json', 'JSON output with provenance')
+    .option('--csv', 'CSV output')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .addOption(new Option('--backend <name>', 'native or js'))
+    .addOption(new Option('--isa <isa>', 'avx2 or scalar'))
+    .addOption(new Option('--threads <n>', 'native worker threads').argParser(parseIntOption(1, 256)))
+    .action(async (flags: KnockoutFlags) => {
+      if (flags.json && flags.csv) throw new SatrnnError('BAD_OPTION', 'choose one of --json and --csv');
+      // No --model / --data: the embedded default model and the corpus it was trained on.
+      const modelPaths = flags.model?.length ? flags.model : [DEFAULT_MODEL];
+      const dataFile = flags.data ?? DEFAULT_CORPUS;
+      const data = loadData(dataFile);
+      const opts = backendOptions(flags);
+      const runs: { file: string; sha256: string; result: ReadoutKnockoutResult; backend: string; isa: string }[] = [];
+      for (const file of expandModelPaths(modelPaths)) {
+        const model = loadModel(file);
+        const an = new Analysis({ model, data, backend: opts });
+        const bar = progressBar(`knockout ${file}`);
+        let result: ReadoutKnockoutResult;
+        try {
+          result = await new ReadoutKnockout().run(an, { onProgress: bar.update, signal: interrupt.signal });
+        } finally {
+          bar.stop();
+        }
+        runs.push({ file: file === DEFAULT_MODEL ? 'embedded default model' : file, sha256: sha256(model.toBytes()), result, backend: an.backend.name, isa: an.backend.isa });
+      }
+      const top = flags.top;
+      if (flags.json) {
+        const doc = {
+          schema: 'satrnn.knockout/1',
+          provenance: {
+            satrnn: VERSION,
+            backend: runs[0]?.backend,
+            isa: runs[0]?.isa,
+            readoutMethod: 'certified',
+            data: { file: dataFile, bytes: data.length, sha256: sha256(data) },
+            options: { top: top ?? null },
+          },
+          models: runs.map((r) => ({
+            file: r.file,
+            sha256: r.sha256,
+            hidden: r.result.neurons.length,
+            baseline: r.result.baseline,
+            ranking: r.result.ranking.slice(0, top),
+            neurons: r.result.ranking.slice(0, top).map((j) => r.result.neurons[j]),
+          })),
+        };
+        return emit(`${JSON.stringify(doc, null, 2)}\n`, flags.output);
+      }
+      const text = flags.csv
+        ? formatKnockoutCsv(runs.map((r) => ({ label: r.file, result: r.result })), top)
+        : runs.map((r) => formatKnockoutTable(r.file, r.result, top)).join('\n');
+      emit(text, flags.output);
+    });
+}

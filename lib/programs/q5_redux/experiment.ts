@@ -1,0 +1,176 @@
+// How far can the model be pruned (spec q5_redux.md)? Pruned copies (Wh or Wx entries with
+// |w| < threshold zeroed; the readout kept only for the top-k neurons of the knockout
+// ranking, combined with Wh pruning), each evaluated with the dynamics re-run on the pruned
+// weights; plus the |Wh| distribution and a hard-wired "redux" parameter count.
+import type { Analysis, Variant } from '../../analysis.js';
+import { applyEdits } from '../../engine/edits.js';
+import { VOCAB } from '../../engine/layout.js';
+import { countAtLeast, magnitudes } from '../../engine/model-stats.js';
+import type { RunOptions } from '../../engine/types.js';
+import { SatrnnError } from '../../errors.js';
+import { paramCount } from '../../model.js';
+import { batch, runBatch, type Batch } from '../batch.js';
+import { ReadoutKnockout, type ReadoutKnockoutResult } from '../q3_neurons/experiment.js';
+
+export interface PruneRow {
+  /** Entries with |w| < threshold are zeroed (float32 threshold, strict comparison). */
+  threshold: number;
+  /** Entries zeroed (entries already 0 count when threshold > 0). */
+  zeroed: number;
+  /** 100 * zeroed / entries of the matrix. */
+  pctZeroed: number;
+  bpc: number;
+  delta: number;
+}
+
+export interface CombinedRow {
+  /** Readout kept for the top k neurons of the knockout ranking only. */
+  k: number;
+  whThreshold: number;
+  /** 100 * k / H. */
+  wyPctKept: number;
+  /** 100 * (Wh entries not zeroed) / H^2. */
+  whPctKept: number;
+  bpc: number;
+  delta: number;
+}
+
+export interface MagnitudeDistribution {
+  /** [p, |Wh| at index floor(p * H^2 / 100) of the ascending list]. */
+  percentiles: { p: number; value: number }[];
+  min: number;
+  max: number;
+  /** Mean |Wh|, summed in double in ascending order. */
+  mean: number;
+}
+
+export interface ReduxCount {
+  k: number;
+  whThreshold: number;
+  /** Parameters of the full model. */
+  fullParams: number;
+  /** Wx (whole) + Wh entries with |w| >= threshold + bh + k Wy columns + by. */
+  params: number;
+  wyParams: number;
+  whParams: number;
+  wxParams: number;
+}
+
+export interface PruneStudyResult {
+  hidden: number;
+  predictions: number;
+  baseline: number;
+  knockout: ReadoutKnockoutResult;
+  whPruning: PruneRow[];
+  wxPruning: PruneRow[];
+  combined: CombinedRow[];
+  whMagnitudes: MagnitudeDistribution;
+  redux: ReduxCount;
+}
+
+export interface PruneStudyOptions {
+  /** Thresholds of the Wh and Wx pruning rows (default: q5's 0, 0.5, ..., 10). */
+  thresholds?: readonly number[];
+  /** k values of the combined rows (default 5, 10, 15, 20, 30, H; values above H are dropped). */
+  combinedK?: readonly number[];
+  /** Wh thresholds of the combined rows (default 0, 1, 2, 3). */
+  combinedThresholds?: readonly number[];
+  /** Percentiles of |Wh| (default 10, 25, 50, 75, 90, 95, 99). */
+  percentiles?: readonly number[];
+  /** The redux configuration counted (default k = 15, threshold 2.0, as the original). */
+  redux?: { k: number; whThreshold: number };
+}
+
+export const DEFAULT_THRESHOLDS = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0, 10.0] as const;
+
+function checkThresholds(list: readonly number[], what: string): void {
+  for (const t of list)
+    if (!(typeof t === 'number' && Number.isFinite(t) && t >= 0)) throw new SatrnnError('BAD_OPTION', `${what}: threshold ${t} must be a finite number >= 0`);
+}
+
+/**
+ * The q5 study in two passes: the readout knockouts (they rank the neurons; the dynamics
+ * are shared), then every pruned copy at once (copies with identical weights, e.g. every
+ * threshold above the largest |w|, share one forward pass).
+ */
+export class PruneStudy {
+  constructor(readonly options: PruneStudyOptions = {}) {}
+
+  /** The second pass, once the ranking is known. */
+  pruneBatch(an: Analysis, knockout: ReadoutKnockoutResult): Batch<Omit<PruneStudyResult, 'knockout' | 'whMagnitudes' | 'redux' | 'hidden' | 'predictions'>> {
+    const H = an.hidden;
+    const o = this.options;
+    const thresholds = o.thresholds ?? DEFAULT_THRESHOLDS;
+    const combinedK = (o.combinedK ?? [5, 10, 15, 20, 30, H]).filter((k) => k <= H);
+    const combinedT = o.combinedThresholds ?? [0.0, 1.0, 2.0, 3.0];
+    checkThresholds(thresholds, 'pruning');
+    checkThresholds(combinedT, 'combined');
+    for (const k of combinedK) if (!Number.isInteger(k) || k < 0) throw new SatrnnError('BAD_OPTION', `combined k ${k} must be a non-negative integer`);
+    const B = knockout.baseline;
+    const zeroedBy = (matrix: 'Wh' | 'Wx', thr: number): number => applyEdits(an.model, [{ matrix, threshold: thr }]).zeroed[0]!;
+    const variants: Variant[] = [];
+    for (const matrix of ['Wh', 'Wx'] as const) for (const threshold of thresholds) variants.push({ edits: [{ matrix, threshold }] });
+    for (const k of combinedK)
+      for (const threshold of combinedT) variants.push({ keepOnly: knockout.ranking.slice(0, k), edits: [{ matrix: 'Wh', threshold }] });
+    return batch(variants, (bpc) => {
+      let i = 0;
+      const rows = (matrix: 'Wh' | 'Wx'): PruneRow[] =>
+        thresholds.map((threshold) => {
+          const zeroed = zeroedBy(matrix, threshold);
+          const b = bpc[i++]!;
+          return { threshold, zeroed, pctZeroed: (100.0 * zeroed) / (matrix === 'Wh' ? H * H : H * VOCAB), bpc: b, delta: b - B };
+        });
+      const whPruning = rows('Wh');
+      const wxPruning = rows('Wx');
+      const combined: CombinedRow[] = [];
+      for (const k of combinedK)
+        for (const whThreshold of combinedT) {
+          const b = bpc[i++]!;
+          const kept = H * H - zeroedBy('Wh', whThreshold);
+          combined.push({ k, whThreshold, wyPctKept: (100.0 * k) / H, whPctKept: (100.0 * kept) / (H * H), bpc: b, delta: b - B });
+        }
+      return { baseline: B, whPruning, wxPruning, combined };
+    });
+  }
+
+  async run(an: Analysis, opts: RunOptions = {}): Promise<PruneStudyResult> {
+    const H = an.hidden;
+    const nK = H + 1;
+    const second = 2 * (this.options.thresholds ?? DEFAULT_THRESHOLDS).length + 24;
+    const total = nK + second;
+    const knockout = await new ReadoutKnockout().run(an, {
+      ...opts,
+      onProgress: (d, all) => opts.onProgress?.(all > 0 ? Math.round((nK * d) / all) : 0, total),
+    });
+    const pruned = await runBatch(an, this.pruneBatch(an, knockout), {
+      ...opts,
+      onProgress: (d, all) => opts.onProgress?.(nK + (all > 0 ? Math.round((second * d) / all) : 0), total),
+    });
+    return {
+      hidden: H,
+      predictions: an.predictions,
+      knockout,
+      ...pruned,
+      whMagnitudes: this.distribution(an),
+      redux: this.reduxCount(an),
+    };
+  }
+
+  distribution(an: Pick<Analysis, 'model'>): MagnitudeDistribution {
+    const m = magnitudes(an.model.Wh);
+    const N = m.sorted.length;
+    const ps = this.options.percentiles ?? [10, 25, 50, 75, 90, 95, 99];
+    for (const p of ps) if (!Number.isInteger(p) || p < 0 || p >= 100) throw new SatrnnError('BAD_OPTION', `percentile ${p} must be an integer in 0..99`);
+    return { percentiles: ps.map((p) => ({ p, value: m.sorted[Math.floor((p * N) / 100)]! })), min: m.min, max: m.max, mean: m.mean };
+  }
+
+  reduxCount(an: Pick<Analysis, 'model'>): ReduxCount {
+    const H = an.model.hidden;
+    const { k, whThreshold } = this.options.redux ?? { k: 15, whThreshold: 2.0 };
+    if (!Number.isInteger(k) || k < 0 || k > H) throw new SatrnnError('BAD_OPTION', `redux k must be an integer in 0..${H}`);
+    const whParams = countAtLeast(an.model.Wh, whThreshold);
+    const wxParams = H * VOCAB;
+    const wyParams = k * VOCAB;
+    return { k, whThreshold, fullParams: paramCount(H), params: wxParams + whParams + H + wyParams + VOCAB, wyParams, whParams, wxParams };
+  }
+}

@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import type { BackendOptions } from '../engine/index.js';
+import type { RunOptions } from '../engine/types.js';
+
+export interface ReproduceContext extends RunOptions {
+  backend?: BackendOptions;
+  /** Where one-line warnings go (default: stderr). */
+  onWarning?: (message: string) => void;
+}
+
+/** How `satrnn reproduce <name>` runs an original program, with its input rules. */
+export interface ReproduceEntry {
+  /** Positional argument names, as the original's usage line shows them. */
+  args: string[];
+  /** Optional trailing arguments. */
+  optional?: string[];
+  /** Returns exactly the bytes the original wrote to stdout. */
+  run(args: string[], ctx: ReproduceContext): Promise<string>;
+}
+
+/** One program of the registry: its reproduce entry and (where it has one) its modern command. */
+export interface Program {
+  /** The original program's name. */
+  name: string;
+  summary: string;
+  reproduce: ReproduceEntry;
+  /** Registers the modern command(s) on the CLI. */
+  command?: (program: Command) => void;
+}

@@ -1,0 +1,588 @@
+#include "kernels/readout.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "math/glibc_double.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include "math/exp_avx2.h"
+#endif
+
+namespace satrnn {
+namespace {
+
+constexpr double kFloor = 1e-30;
+// Variants evaluated together in the softmax (two AVX2 vectors of four lanes).
+constexpr size_t kGroup = 8;
+
+inline uint32_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+// Biased exponent of a nonzero float (its lowest possible set bit is 2^(E-150)), or 255 for ±0,
+// which adds nothing and never limits exactness.
+inline int exp_field(float f) {
+  const uint32_t u = float_bits(f) & 0x7fffffffu;
+  return u == 0 ? 255 : static_cast<int>(u >> 23);
+}
+
+
+// One term change turning one variant's logits into another's: remove `from`, add `to`.
+struct Op {
+  int j;
+  uint8_t from, to;
+};
+
+// An Op at one position, with the values it reads: add float(Wy[o][j]*to), subtract
+// float(Wy[o][j]*from), or both (remove `from`, then add `to`).
+struct Change {
+  enum Kind : uint8_t { kAdd, kSub, kSwap } kind;
+  int j;
+  float from, to;
+};
+
+// One variant, pre-digested: its kept terms in j order (for ordered sums) and, for the
+// certified method, the cheapest exact route to its logits: re-sum the kept terms, or
+// update the full sums S, or update the previous variant's logits (nested variants such as
+// cumulative knockouts then cost one term each).
+struct Plan {
+  std::vector<int> kept;
+  std::vector<uint8_t> kept_use;  // kValue / kSign / kNegated of each kept term
+  std::vector<uint8_t> use;       // [H]
+  enum Base { kOrdered, kFull, kPrevious } base = kOrdered;
+  std::vector<Op> ops;
+};
+
+Plan make_plan(const ReadoutBatch& b, size_t v) {
+  const size_t H = b.model->H;
+  const uint8_t* use = b.use + v * H;
+  Plan p;
+  p.use.assign(use, use + H);
+  for (size_t j = 0; j < H; ++j)
+    if (use[j] != kAbsent) {
+      p.kept.push_back(static_cast<int>(j));
+      p.kept_use.push_back(use[j]);
+    }
+  return p;
+}
+
+std::vector<Op> diff_ops(const std::vector<uint8_t>& from, const std::vector<uint8_t>& to, size_t* cost) {
+  std::vector<Op> ops;
+  *cost = 0;
+  for (size_t j = 0; j < to.size(); ++j)
+    if (from[j] != to[j]) {
+      ops.push_back({static_cast<int>(j), from[j], to[j]});
+      *cost += (from[j] != kAbsent) + (to[j] != kAbsent);
+    }
+  return ops;
+}
+
+// Picks each variant's base. Costs count term passes over the 256 outputs.
+void choose_bases(std::vector<Plan>& plans) {
+  if (plans.empty()) return;
+  const std::vector<uint8_t> full(plans[0].use.size(), kValue);
+  for (size_t i = 0; i < plans.size(); ++i) {
+    Plan& p = plans[i];
+    size_t best = p.kept.size(), c;
+    p.base = Plan::kOrdered;
+    std::vector<Op> ops = diff_ops(full, p.use, &c);
+    if (c < best) {
+      best = c;
+      p.base = Plan::kFull;
+      p.ops = std::move(ops);
+    }
+    if (i > 0) {
+      ops = diff_ops(plans[i - 1].use, p.use, &c);
+      if (c < best) {
+        p.base = Plan::kPrevious;
+        p.ops = std::move(ops);
+      }
+    }
+  }
+}
+
+inline float sign_of(float h) { return h >= 0.0f ? 1.0f : -1.0f; }
+// The value a term of use `u` reads from h (negation is exact, so -h*w = -(h*w) bit for bit).
+inline float read_as(uint8_t u, float h) { return u == kSign ? sign_of(h) : u == kNegated ? -h : h; }
+
+// The spec's sum for output o: by[o], then the kept terms in j order, each a float product
+// rounded to float and widened to double.
+inline double ordered_logit(const ModelView& m, const Plan& p, const float* h, int o) {
+  const float* w = m.Wy + static_cast<size_t>(o) * m.H;
+  double s = m.by[o];
+  for (size_t q = 0; q < p.kept.size(); ++q) {
+    const int j = p.kept[q];
+    const float r = read_as(p.kept_use[q], h[j]);
+    const float prod = w[j] * r;
+    s = s + static_cast<double>(prod);
+  }
+  return s;
+}
+
+// Steps 2-5 of 00-common §4 on finished logits.
+inline double bits_scalar(const double* logit, double* e, int y) {
+  double M = -1e30;
+  for (int o = 0; o < kVocab; ++o)
+    if (logit[o] > M) M = logit[o];
+  double E = 0.0;
+  for (int o = 0; o < kVocab; ++o) {
+    e[o] = gmath::exp(logit[o] - M);
+    E = E + e[o];
+  }
+  const double p = e[y] / E;
+  return -gmath::log2(p > kFloor ? p : kFloor);
+}
+
+// ---------------------------------------------------------------------------------------
+// Kernels behind one interface so the scalar and AVX2 drivers share the control flow.
+struct ScalarOps {
+  const ModelView& m;
+  explicit ScalarOps(const ModelView& mv) : m(mv) {}
+
+  // logit[o] = ordered sum over the plan's kept terms, for all o. Four outputs at a time
+  // only to overlap the latency of four independent chains; each sums alone, in j order.
+  void ordered_all(const Plan& p, const float* h, double* logit, float* r) const {
+    const size_t H = m.H, k = p.kept.size();
+    for (size_t q = 0; q < k; ++q) r[q] = read_as(p.kept_use[q], h[p.kept[q]]);
+    for (int o = 0; o < kVocab; o += 4) {
+      const float* w0 = m.Wy + static_cast<size_t>(o) * H;
+      const float *w1 = w0 + H, *w2 = w1 + H, *w3 = w2 + H;
+      double s0 = m.by[o], s1 = m.by[o + 1], s2 = m.by[o + 2], s3 = m.by[o + 3];
+      for (size_t q = 0; q < k; ++q) {
+        const int j = p.kept[q];
+        const float rj = r[q];
+        const float p0 = w0[j] * rj, p1 = w1[j] * rj, p2 = w2[j] * rj, p3 = w3[j] * rj;
+        s0 = s0 + static_cast<double>(p0);
+        s1 = s1 + static_cast<double>(p1);
+        s2 = s2 + static_cast<double>(p2);
+        s3 = s3 + static_cast<double>(p3);
+      }
+      logit[o] = s0;
+      logit[o + 1] = s1;
+      logit[o + 2] = s2;
+      logit[o + 3] = s3;
+    }
+  }
+
+  // Full sums S[o] (all terms, no snaps) and the smallest exponent field of the products.
+  void full_sums(const float* h, double* S, int* min_exp) const {
+    const size_t H = m.H;
+    for (int o = 0; o < kVocab; ++o) {
+      const float* w = m.Wy + static_cast<size_t>(o) * H;
+      double s = m.by[o];
+      int me = 255;
+      for (size_t j = 0; j < H; ++j) {
+        const float prod = w[j] * h[j];
+        s = s + static_cast<double>(prod);
+        const int e = exp_field(prod);
+        me = e < me ? e : me;
+      }
+      S[o] = s;
+      min_exp[o] = me;
+    }
+  }
+
+  // logit[o] += sign * float(Wy[o][j] * r) for all o (exact under the certificate).
+  void add_term(double* logit, int j, float r, bool subtract) const {
+    const size_t H = m.H;
+    for (int o = 0; o < kVocab; ++o) {
+      const float prod = m.Wy[static_cast<size_t>(o) * H + j] * r;
+      logit[o] = subtract ? logit[o] - static_cast<double>(prod) : logit[o] + static_cast<double>(prod);
+    }
+  }
+
+  // logit[o] = (logit[o] - float(Wy[o][j]*from)) + float(Wy[o][j]*to), for all o.
+  void swap_term(double* logit, int j, float from, float to) const {
+    const size_t H = m.H;
+    for (int o = 0; o < kVocab; ++o) {
+      const float w = m.Wy[static_cast<size_t>(o) * H + j];
+      const float a = w * from, b = w * to;
+      logit[o] = (logit[o] - static_cast<double>(a)) + static_cast<double>(b);
+    }
+  }
+
+  // logit = base with every change applied, one change after another (exact where the
+  // certificate holds: every intermediate is a sum of some mix of terms, below the bound;
+  // the caller re-sums the other logits in order).
+  void derive(const double* base, const Change* c, size_t n, double* logit) const {
+    std::memcpy(logit, base, sizeof(double) * kVocab);
+    for (size_t i = 0; i < n; ++i) {
+      if (c[i].kind == Change::kAdd) add_term(logit, c[i].j, c[i].to, false);
+      else if (c[i].kind == Change::kSub) add_term(logit, c[i].j, c[i].from, true);
+      else swap_term(logit, c[i].j, c[i].from, c[i].to);
+    }
+  }
+
+  double bits(const double* logit, double* e, int y) const { return bits_scalar(logit, e, y); }
+
+  void bits8(const double* const* logits, int y, double* out) const {
+    double e[kVocab];
+    for (int k = 0; k < 8; ++k) out[k] = bits_scalar(logits[k], e, y);
+  }
+};
+
+#if defined(__x86_64__)
+// Sixteen outputs per pass, four double accumulators of four lanes: lane o receives its
+// terms in the same j order as the scalar code, a float multiply (rounded) widened to
+// double before a separate add, never FMA: bit-identical to ScalarOps. Wy is repacked as
+// [o/16][j][16] so one term of sixteen outputs is one 64-byte load.
+// Sixteen double accumulators (four vectors): start at by[o..o+15], add one float product
+// of sixteen outputs per call in the caller's order, store.
+struct Acc16 {
+  __m256d a[4];
+  __attribute__((target("avx2"))) explicit Acc16(const float* by) {
+    for (int i = 0; i < 4; ++i) a[i] = _mm256_cvtps_pd(_mm_loadu_ps(by + 4 * i));
+  }
+  // Adds float(w[o] * r) widened to double; returns the two float product vectors.
+  __attribute__((target("avx2"))) void add(const float* w, __m256 rv, __m256* p0, __m256* p1) {
+    *p0 = _mm256_mul_ps(_mm256_loadu_ps(w), rv);
+    *p1 = _mm256_mul_ps(_mm256_loadu_ps(w + 8), rv);
+    a[0] = _mm256_add_pd(a[0], _mm256_cvtps_pd(_mm256_castps256_ps128(*p0)));
+    a[1] = _mm256_add_pd(a[1], _mm256_cvtps_pd(_mm256_extractf128_ps(*p0, 1)));
+    a[2] = _mm256_add_pd(a[2], _mm256_cvtps_pd(_mm256_castps256_ps128(*p1)));
+    a[3] = _mm256_add_pd(a[3], _mm256_cvtps_pd(_mm256_extractf128_ps(*p1, 1)));
+  }
+  __attribute__((target("avx2"))) void store(double* out) const {
+    for (int i = 0; i < 4; ++i) _mm256_storeu_pd(out + 4 * i, a[i]);
+  }
+};
+
+struct Avx2Ops {
+  const ModelView& m;
+  std::vector<float> packed;
+  static constexpr int kBlocks = kVocab / 16;
+
+  explicit Avx2Ops(const ModelView& mv) : m(mv), packed(static_cast<size_t>(kBlocks) * mv.H * 16) {
+    const size_t H = m.H;
+    for (int o = 0; o < kVocab; ++o)
+      for (size_t j = 0; j < H; ++j)
+        packed[((o / 16) * H + j) * 16 + (o % 16)] = m.Wy[static_cast<size_t>(o) * H + j];
+  }
+  const float* block(int blk) const { return &packed[static_cast<size_t>(blk) * m.H * 16]; }
+
+  __attribute__((target("avx2"))) void ordered_all(const Plan& p, const float* h, double* logit, float* r) const {
+    const size_t k = p.kept.size();
+    for (size_t q = 0; q < k; ++q) r[q] = read_as(p.kept_use[q], h[p.kept[q]]);
+    for (int blk = 0; blk < kBlocks; ++blk) {
+      Acc16 acc(m.by + blk * 16);
+      const float* base = block(blk);
+      __m256 p0, p1;
+      for (size_t q = 0; q < k; ++q) acc.add(base + static_cast<size_t>(p.kept[q]) * 16, _mm256_set1_ps(r[q]), &p0, &p1);
+      acc.store(logit + blk * 16);
+    }
+  }
+
+  __attribute__((target("avx2"))) void full_sums(const float* h, double* S, int* min_exp) const {
+    const size_t H = m.H;
+    const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
+    const __m256i e255 = _mm256_set1_epi32(255);
+    const __m256i zero = _mm256_setzero_si256();
+    // Exponent field of each product (255 for zeros), running minimum per output.
+    auto field = [&](__m256 p) __attribute__((target("avx2"))) {
+      const __m256i b = _mm256_and_si256(_mm256_castps_si256(p), absmask);
+      return _mm256_blendv_epi8(_mm256_srli_epi32(b, 23), e255, _mm256_cmpeq_epi32(b, zero));
+    };
+    for (int blk = 0; blk < kBlocks; ++blk) {
+      Acc16 acc(m.by + blk * 16);
+      __m256i me0 = e255, me1 = e255;
+      const float* base = block(blk);
+      __m256 p0, p1;
+      for (size_t j = 0; j < H; ++j) {
+        acc.add(base + j * 16, _mm256_set1_ps(h[j]), &p0, &p1);
+        me0 = _mm256_min_epi32(me0, field(p0));
+        me1 = _mm256_min_epi32(me1, field(p1));
+      }
+      acc.store(S + blk * 16);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(min_exp + blk * 16), me0);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(min_exp + blk * 16 + 8), me1);
+    }
+  }
+
+  // a0..a3 -/+= float(w * r) widened to double, for sixteen outputs (w0: the first eight).
+  template <bool Subtract>
+  __attribute__((target("avx2"), always_inline)) static inline void term16(__m256 w0, __m256 w1, float r, __m256d& a0,
+                                                                          __m256d& a1, __m256d& a2, __m256d& a3) {
+    const __m256 rv = _mm256_set1_ps(r);
+    const __m256 p0 = _mm256_mul_ps(w0, rv), p1 = _mm256_mul_ps(w1, rv);
+    const __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(p0)), d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1));
+    const __m256d d2 = _mm256_cvtps_pd(_mm256_castps256_ps128(p1)), d3 = _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1));
+    a0 = Subtract ? _mm256_sub_pd(a0, d0) : _mm256_add_pd(a0, d0);
+    a1 = Subtract ? _mm256_sub_pd(a1, d1) : _mm256_add_pd(a1, d1);
+    a2 = Subtract ? _mm256_sub_pd(a2, d2) : _mm256_add_pd(a2, d2);
+    a3 = Subtract ? _mm256_sub_pd(a3, d3) : _mm256_add_pd(a3, d3);
+  }
+
+  // ScalarOps::derive with sixteen logits held in registers across all changes (the
+  // certificate makes every partial sum exact, so the per-output results are identical).
+  __attribute__((target("avx2"))) void derive(const double* base, const Change* c, size_t n, double* logit) const {
+    // Named registers, no arrays or helper lambdas: gcc otherwise keeps them on the stack.
+    for (int blk = 0; blk < kBlocks; ++blk) {
+      const double* b = base + blk * 16;
+      __m256d a0 = _mm256_loadu_pd(b), a1 = _mm256_loadu_pd(b + 4);
+      __m256d a2 = _mm256_loadu_pd(b + 8), a3 = _mm256_loadu_pd(b + 12);
+      const float* col = block(blk);
+      for (size_t q = 0; q < n; ++q) {
+        const float* w = col + static_cast<size_t>(c[q].j) * 16;
+        const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+        if (c[q].kind != Change::kAdd) term16<true>(w0, w1, c[q].from, a0, a1, a2, a3);
+        if (c[q].kind != Change::kSub) term16<false>(w0, w1, c[q].to, a0, a1, a2, a3);
+      }
+      double* l = logit + blk * 16;
+      _mm256_storeu_pd(l, a0);
+      _mm256_storeu_pd(l + 4, a1);
+      _mm256_storeu_pd(l + 8, a2);
+      _mm256_storeu_pd(l + 12, a3);
+    }
+  }
+
+  // Max is order-independent for finite logits; exp lane by lane equals the scalar port;
+  // the sum of e[o] stays sequential in o, as the spec sums.
+  __attribute__((target("avx2"))) double bits(const double* logit, double* e, int y) const {
+    __m256d mx = _mm256_set1_pd(-1e30);
+    for (int o = 0; o < kVocab; o += 4) mx = _mm256_max_pd(mx, _mm256_loadu_pd(logit + o));
+    alignas(32) double lanes[4];
+    _mm256_store_pd(lanes, mx);
+    double M = lanes[0];
+    for (int i = 1; i < 4; ++i) M = lanes[i] > M ? lanes[i] : M;
+    const __m256d Mv = _mm256_set1_pd(M);
+    for (int o = 0; o < kVocab; o += 4)
+      _mm256_storeu_pd(e + o, gmath::exp4_avx2(_mm256_sub_pd(_mm256_loadu_pd(logit + o), Mv)));
+    double E = 0.0;
+    for (int o = 0; o < kVocab; ++o) E = E + e[o];
+    const double p = e[y] / E;
+    return -gmath::log2(p > kFloor ? p : kFloor);
+  }
+
+  // Eight variants at once, one per lane of two vectors: a 4x4 transpose puts output o of
+  // four variants in one vector, so each lane runs the spec's sequence (max, exp(logit - M),
+  // sum in o order, p[y], floor, log2) for its own variant, and the two groups' sums form
+  // independent dependency chains that overlap with the exps.
+  __attribute__((target("avx2"))) void bits8(const double* const* logits, int y, double* out) const {
+    alignas(32) double M[8];
+    bool in_range = true;
+    for (int k = 0; k < 8; ++k) {
+      // Max and min are exact and order-free for finite logits.
+      __m256d mx[2] = {_mm256_set1_pd(-1e30), _mm256_set1_pd(-1e30)};
+      __m256d mn[2] = {_mm256_loadu_pd(logits[k]), _mm256_loadu_pd(logits[k])};
+      for (int o = 0; o < kVocab; o += 8)
+        for (int i = 0; i < 2; ++i) {
+          const __m256d v = _mm256_loadu_pd(logits[k] + o + 4 * i);
+          mx[i] = _mm256_max_pd(mx[i], v);
+          mn[i] = _mm256_min_pd(mn[i], v);
+        }
+      alignas(32) double a[4], b[4];
+      _mm256_store_pd(a, _mm256_max_pd(mx[0], mx[1]));
+      _mm256_store_pd(b, _mm256_min_pd(mn[0], mn[1]));
+      double mk = a[0], lk = b[0];
+      for (int i = 1; i < 4; ++i) {
+        mk = a[i] > mk ? a[i] : mk;
+        lk = b[i] < lk ? b[i] : lk;
+      }
+      M[k] = mk;
+      // Rounding is monotonic, so every logit - M lies in [lo - M, 0]: the unchecked exp's range.
+      in_range = in_range && (lk - mk > -512.0);
+    }
+    if (!in_range) {
+      double e[kVocab];
+      for (int k = 0; k < 8; ++k) out[k] = bits_scalar(logits[k], e, y);
+      return;
+    }
+    const __m256d M0 = _mm256_load_pd(M), M1 = _mm256_load_pd(M + 4);
+    __m256d E0 = _mm256_setzero_pd(), E1 = _mm256_setzero_pd();
+    const double *a0 = logits[0], *a1 = logits[1], *a2 = logits[2], *a3 = logits[3];
+    const double *b0 = logits[4], *b1 = logits[5], *b2 = logits[6], *b3 = logits[7];
+    // c[i] = output o+i of four variants (a 4x4 transpose of four rows).
+    auto transpose = [](const double* r0, const double* r1, const double* r2, const double* r3, int o,
+                        __m256d* c) __attribute__((target("avx2"))) {
+      const __m256d x0 = _mm256_loadu_pd(r0 + o), x1 = _mm256_loadu_pd(r1 + o);
+      const __m256d x2 = _mm256_loadu_pd(r2 + o), x3 = _mm256_loadu_pd(r3 + o);
+      const __m256d t0 = _mm256_unpacklo_pd(x0, x1), t1 = _mm256_unpackhi_pd(x0, x1);
+      const __m256d t2 = _mm256_unpacklo_pd(x2, x3), t3 = _mm256_unpackhi_pd(x2, x3);
+      c[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+      c[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+      c[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+      c[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+    };
+    for (int o = 0; o < kVocab; o += 4) {
+      __m256d c0[4], c1[4], e0[4], e1[4];
+      transpose(a0, a1, a2, a3, o, c0);
+      transpose(b0, b1, b2, b3, o, c1);
+      for (int i = 0; i < 4; ++i) {
+        e0[i] = gmath::exp4_nonpos_avx2(_mm256_sub_pd(c0[i], M0));
+        e1[i] = gmath::exp4_nonpos_avx2(_mm256_sub_pd(c1[i], M1));
+      }
+      for (int i = 0; i < 4; ++i) {
+        E0 = _mm256_add_pd(E0, e0[i]);
+        E1 = _mm256_add_pd(E1, e1[i]);
+      }
+    }
+    // e[y] again (the same argument gives the same value) instead of a compare per step.
+    const __m256d ey0 = gmath::exp4_nonpos_avx2(_mm256_sub_pd(_mm256_set_pd(a3[y], a2[y], a1[y], a0[y]), M0));
+    const __m256d ey1 = gmath::exp4_nonpos_avx2(_mm256_sub_pd(_mm256_set_pd(b3[y], b2[y], b1[y], b0[y]), M1));
+    alignas(32) double Es[8], eys[8];
+    _mm256_store_pd(Es, E0);
+    _mm256_store_pd(Es + 4, E1);
+    _mm256_store_pd(eys, ey0);
+    _mm256_store_pd(eys + 4, ey1);
+    for (int k = 0; k < 8; ++k) {
+      const double p = eys[k] / Es[k];
+      out[k] = -gmath::log2(p > kFloor ? p : kFloor);
+    }
+  }
+};
+#endif
+
+inline bool cancelled(const std::atomic<bool>* cancel) {
+  return cancel && cancel->load(std::memory_order_relaxed);
+}
+
+
+// The spec literally: each variant, each position, every logit summed over the kept terms.
+template <typename Ops>
+void run_ordered(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
+                 std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
+  const size_t H = b.model->H;
+  std::vector<float> r(H);
+  std::vector<double> logit(kVocab), e(kVocab);
+  for (size_t v = v0; v < v1; ++v) {
+    if (cancelled(cancel)) return;
+    const Plan p = make_plan(b, v);
+    for (size_t t = t0; t < t1; ++t) {
+      if ((t - t0) % 1024 == 1023 && cancelled(cancel)) return;  // long tiles stay cancellable
+      ops.ordered_all(p, b.states + t * H, logit.data(), r.data());
+      b.bits[v * b.T + t] = ops.bits(logit.data(), e.data(), b.targets[t]);
+    }
+    if (progress) progress->fetch_add(t1 - t0, std::memory_order_relaxed);
+  }
+}
+
+// The values op reads at a position whose state has h[j] = hj.
+inline Change to_change(const Op& op, float hj) {
+  const float from = read_as(op.from, hj);
+  const float to = read_as(op.to, hj);
+  const Change::Kind kind = op.from == kAbsent ? Change::kAdd : op.to == kAbsent ? Change::kSub : Change::kSwap;
+  return {kind, op.j, from, to};
+}
+
+// Positions outer, variants inner: the full sums and their certificate are computed once per
+// position and shared by every variant of the tile, and variants are evaluated eight at a
+// time so their softmax sums interleave. Each variant still accumulates its bits in t
+// order, so the means equal run_ordered's bit for bit.
+template <typename Ops>
+void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
+                   std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
+  const ModelView& m = *b.model;
+  const size_t H = m.H;
+  const size_t nv = v1 - v0;
+  std::vector<Plan> plans;
+  plans.reserve(nv);
+  for (size_t v = v0; v < v1; ++v) plans.push_back(make_plan(b, v));
+  choose_bases(plans);
+  std::vector<double> S(kVocab);
+  std::vector<double> L(kGroup * kVocab);  // logits of up to kGroup variants; slot i % kGroup
+  std::vector<int> min_exp(kVocab), uncertified;
+  std::vector<float> r(H);
+  std::vector<Change> changes;
+  changes.reserve(H);
+  uint64_t fallbacks = 0;
+  for (size_t t = t0; t < t1; ++t) {
+    if (cancelled(cancel)) return;
+    const float* h = b.states + t * H;
+    ops.full_sums(h, S.data(), min_exp.data());
+    uncertified.clear();
+    for (int o = 0; o < kVocab; ++o) {
+      const int me = min_exp[o] < b.cert->min_exp[o] ? min_exp[o] : b.cert->min_exp[o];
+      // All terms are multiples of 2^(me-150); every partial sum is below `bound`, so it is
+      // exact when bound < 2^(me-150+53).
+      if (me < 255 && !(b.cert->bound[o] < b.cert->limit[me])) uncertified.push_back(o);
+    }
+    const int y = b.targets[t];
+    for (size_t g = 0; g < nv; g += kGroup) {
+      const size_t count = nv - g < kGroup ? nv - g : kGroup;
+      const double* lanes[kGroup] = {};
+      for (size_t k = 0; k < count; ++k) {
+        const size_t i = g + k;
+        const Plan& p = plans[i];
+        double* logit = &L[(i % kGroup) * kVocab];
+        if (p.base == Plan::kOrdered) {
+          ops.ordered_all(p, h, logit, r.data());
+        } else {
+          const double* base = p.base == Plan::kFull ? S.data() : &L[((i + kGroup - 1) % kGroup) * kVocab];
+          changes.clear();
+          for (const Op& op : p.ops) changes.push_back(to_change(op, h[op.j]));
+          ops.derive(base, changes.data(), changes.size(), logit);
+          for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
+          fallbacks += uncertified.size();
+        }
+        lanes[k] = logit;
+      }
+      for (size_t k = count; k < kGroup; ++k) lanes[k] = lanes[0];
+      double bits[kGroup];
+      ops.bits8(lanes, y, bits);
+      for (size_t k = 0; k < count; ++k) b.bits[(v0 + g + k) * b.T + t] = bits[k];
+    }
+    if (progress) progress->fetch_add(nv, std::memory_order_relaxed);
+  }
+  if (b.fallbacks) b.fallbacks->fetch_add(fallbacks, std::memory_order_relaxed);
+}
+
+template <typename Ops>
+void run(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
+         std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
+  if (b.method == Method::Certified && b.cert) run_certified(ops, b, v0, v1, t0, t1, progress, cancel);
+  else run_ordered(ops, b, v0, v1, t0, t1, progress, cancel);
+}
+
+}  // namespace
+
+void prepare_certificate(const ModelView& m, Certificate* c) {
+  for (int o = 0; o < kVocab; ++o) {
+    const float* w = m.Wy + static_cast<size_t>(o) * m.H;
+    double a = std::fabs(static_cast<double>(m.by[o]));
+    int me = exp_field(m.by[o]);
+    for (size_t j = 0; j < m.H; ++j) {
+      a = a + std::fabs(static_cast<double>(w[j]));
+      const int e = exp_field(w[j]);
+      me = e < me ? e : me;
+    }
+    // The bound is itself a rounded sum of at most 2^16 + 1 terms: relative error far
+    // below 2^-40, so the inflated value is a true upper bound.
+    c->bound[o] = a * (1.0 + std::ldexp(1.0, -40));
+    c->min_exp[o] = me;
+  }
+  for (int e = 0; e < 256; ++e) c->limit[e] = std::ldexp(1.0, e - 97);
+}
+
+void readout_tile(const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1, Isa isa,
+                  std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
+#if defined(__x86_64__)
+  if (isa == Isa::Avx2) {
+    Avx2Ops ops(*b.model);
+    return run(ops, b, v0, v1, t0, t1, progress, cancel);
+  }
+#endif
+  (void)isa;
+  ScalarOps ops(*b.model);
+  run(ops, b, v0, v1, t0, t1, progress, cancel);
+}
+
+bool states_bounded(const float* states, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!(std::fabs(states[i]) <= 1.0f)) return false;
+  return true;
+}
+
+void add_bits_in_order(const ReadoutBatch& b, double* totals) {
+  for (size_t v = 0; v < b.V; ++v) {
+    const double* bits = b.bits + v * b.T;
+    double total = totals[v];
+    for (size_t t = 0; t < b.T; ++t) total = total + bits[t];
+    totals[v] = total;
+  }
+}
+
+}  // namespace satrnn

@@ -1,0 +1,67 @@
+// The readout primitive: exact bits per prediction (00-common §4-5) for a batch of readout
+// variants over one block of stored states.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "core/layout.h"
+
+namespace satrnn {
+
+// How a readout variant reads neuron j (the `use` codes, shared with lib/engine/types.ts).
+enum Use : uint8_t {
+  kAbsent = 0,   // the term is removed (Wy column zeroed)
+  kValue = 1,    // float(Wy[o][j] * h_j), as the model does
+  kSign = 2,     // float(Wy[o][j] * sgn(h_j)), sgn(h) = +1 for h >= 0 (also -0), else -1
+  kNegated = 3,  // float(Wy[o][j] * -h_j)
+};
+
+enum class Method : int {
+  // Every logit summed from by[o] over the variant's kept terms in j order: the spec, literally.
+  Ordered = 0,
+  // Full sums once per position, then each variant's changes applied as exact subtractions
+  // and additions where a certificate proves every partial sum is exact (00-common §4);
+  // uncertified logits fall back to the ordered sum. Bit-identical to Ordered.
+  Certified = 1,
+};
+
+// Per-output constants of the certificate, computed once per model.
+struct Certificate {
+  // (|by[o]| + sum_j |Wy[o][j]|) * (1 + 2^-40): bounds every partial sum of any mix of
+  // products Wy*h (|h| <= 1) and sign-snap terms +-Wy, with margin for its own rounding.
+  double bound[kVocab];
+  // Smallest biased float exponent among the nonzero by[o], Wy[o][j] (255 if none).
+  int min_exp[kVocab];
+  // limit[E] = 2^(E-150+53): sums of multiples of 2^(E-150) below it are exact.
+  double limit[256];
+};
+void prepare_certificate(const struct ModelView& m, Certificate* c);
+
+struct ReadoutBatch {
+  const ModelView* model;
+  const float* states;    // [T][H], the stored hidden states h_t
+  const uint8_t* targets; // [T], y_t
+  size_t T;
+  size_t V;               // number of variants
+  const uint8_t* use;     // [V][H] Use codes
+  double* bits;           // [V][T] out: bits of each prediction
+  Method method;
+  const Certificate* cert;           // required for Method::Certified
+  std::atomic<uint64_t>* fallbacks;  // optional: logits that needed the ordered fallback
+};
+
+// Evaluates variants [v0, v1) at positions [t0, t1) (a tile) into b.bits[v*T + t].
+// Variants and positions are independent, so any tiling and any thread assignment gives
+// identical results. `progress` (if set) counts finished predictions (variant-positions).
+void readout_tile(const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1, Isa isa,
+                  std::atomic<size_t>* progress, const std::atomic<bool>* cancel);
+
+// totals[v] = totals[v] + bits[v*T + t] for t = 0 .. T-1 in order: the spec's §5 running
+// sum, continued across chunks (mean = total / predictions once the text is done).
+void add_bits_in_order(const ReadoutBatch& b, double* totals);
+
+// Whether every state is within [-1, 1] (the certificate's premise; tanh states always are).
+bool states_bounded(const float* states, size_t n);
+
+}  // namespace satrnn
