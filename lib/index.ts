@@ -88,3 +88,4 @@ export {
   type ResolvedTrainOptions,
 } from './programs/sat_train/experiment.js';
 export { DEFAULT_CORPUS, DEFAULT_MODEL } from './assets.js';
+export { forwardStates, readoutStates, type ForwardOptions, type ReadoutRequest, type ReadoutResult } from './engine/primitives.js';

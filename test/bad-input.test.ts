@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { SatrnnError } from '../lib/errors.js';
 import { Model, paramCount, parseModel } from '../lib/model.js';
 import { checkData } from '../lib/data.js';
-import { Analysis } from '../lib/experiments/analysis.js';
-import { KeepTopK, readoutDecode } from '../lib/experiments/knockout.js';
-import { selectBackend } from '../lib/backend/index.js';
+import { Analysis } from '../lib/analysis.js';
+import { KeepTopK, readoutDecode } from '../lib/programs/q3_neurons/experiment.js';
+import { selectBackend } from '../lib/engine/index.js';
 import { addon, hasShared, refDataPath, refModelPath, repoRoot, sharedDir } from './helpers.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'satrnn-bad-'));
@@ -144,34 +144,34 @@ describe('bad input: API raises typed errors', () => {
 
 describe.skipIf(!addon)('bad input: the addon validates before touching memory', () => {
   const w = new Float32Array(paramCount(4));
-  const ok = { weights: w, hidden: 4, bytes: new Uint8Array(3), isa: 0 };
-  it('forward', async () => {
-    expect(() => addon!.forward({ ...ok, hidden: 5 })).toThrow(/weights length/);
-    expect(() => addon!.forward({ ...ok, hidden: 0 })).toThrow(/hidden must be an integer/);
-    expect(() => addon!.forward({ ...ok, hidden: 2.5 })).toThrow(/hidden must be an integer/);
-    expect(() => addon!.forward({ ...ok, bytes: new Float32Array(3) as never })).toThrow(/wrong element type/);
-    expect(() => addon!.forward({ ...ok, h0: new Float32Array(3) })).toThrow(/h0 length/);
-    expect(() => addon!.forward({ ...ok, isa: 7 })).toThrow(/isa/);
-    expect(() => addon!.forward(null as never)).toThrow(/options object/);
-    expect((await addon!.forward(ok)).length).toBe(12);
+  const chunk = (groups: object[], extra: object = {}) => ({ hidden: 4, bytes: new Uint8Array(3), pos0: 0, steps: 2, method: 1, isa: 0, threads: 1, groups, ...extra });
+  const dyn = { weights: w, state: new Float32Array(4) };
+  const given = { weights: w, states: new Float32Array(8), use: new Uint8Array(4).fill(1), totals: new Float64Array(1) };
+  const run = (o: object, cb?: unknown) => addon!.run(o as never, cb as never);
+  it('dynamics groups', async () => {
+    expect(() => run(chunk([dyn], { hidden: 5 }))).toThrow(/weights has length/);
+    expect(() => run(chunk([dyn], { hidden: 0 }))).toThrow(/hidden must be an integer/);
+    expect(() => run(chunk([dyn], { hidden: 2.5 }))).toThrow(/hidden must be an integer/);
+    expect(() => run(chunk([dyn], { bytes: new Float32Array(3) }))).toThrow(/wrong element type/);
+    expect(() => run(chunk([{ ...dyn, state: new Float32Array(3) }]))).toThrow(/state has length 3/);
+    expect(() => run(chunk([dyn], { isa: 7 }))).toThrow(/isa/);
+    expect(() => run(chunk([{ ...dyn, mode: new Uint8Array(4).fill(3), value: new Float32Array(4) }]))).toThrow(/mode values/);
+    expect(() => run(chunk([{ ...dyn, substPos: new Float64Array([2, 1]), substByte: new Uint8Array(2) }]))).toThrow(/ascending/);
+    expect(() => run(chunk([dyn], { steps: 4 }))).toThrow(/bytes must hold/);
+    expect(() => run(null as never)).toThrow(/options object/);
+    const statesOut = new Float32Array(8);
+    await run(chunk([{ ...dyn, statesOut }]));
+    expect(Array.from(statesOut)).toEqual(new Array(8).fill(0)); // zero weights: tanh(0) everywhere
   });
-  it('readout', () => {
-    const base = {
-      weights: w,
-      hidden: 4,
-      states: new Float32Array(8),
-      targets: new Uint8Array(2),
-      keep: new Uint8Array(4),
-      isa: 0,
-      threads: 1,
-    };
-    expect(() => addon!.readout({ ...base, states: new Float32Array(7) })).toThrow(/states length/);
-    expect(() => addon!.readout({ ...base, keep: new Uint8Array(6) })).toThrow(/keep length/);
-    expect(() => addon!.readout({ ...base, keep: new Uint8Array(0) })).toThrow(/keep length/);
-    expect(() => addon!.readout({ ...base, snap: new Uint8Array(3) })).toThrow(/snap length/);
-    expect(() => addon!.readout({ ...base, targets: new Uint8Array(0), states: new Float32Array(0) })).toThrow(/targets/);
-    expect(() => addon!.readout({ ...base, threads: 0 })).toThrow(/threads/);
-    expect(() => addon!.readout(base, 42 as never)).toThrow(/onProgress/);
+  it('readout groups', () => {
+    expect(() => run(chunk([{ ...given, states: new Float32Array(7) }]))).toThrow(/states has length 7/);
+    expect(() => run(chunk([{ ...given, use: new Uint8Array(6) }]))).toThrow(/use length/);
+    expect(() => run(chunk([{ ...given, use: new Uint8Array(4).fill(4) }]))).toThrow(/use values/);
+    expect(() => run(chunk([{ ...given, totals: new Float64Array(2) }]))).toThrow(/totals has length 2/);
+    expect(() => run(chunk([{ ...given, bitsOut: new Float64Array(3) }]))).toThrow(/bitsOut has length 3/);
+    expect(() => run(chunk([given], { bytes: new Uint8Array(2) }))).toThrow(/bytes must hold/);
+    expect(() => run(chunk([given], { threads: 0 }))).toThrow(/threads/);
+    expect(() => run(chunk([given]), 42)).toThrow(/onProgress/);
   });
 });
 

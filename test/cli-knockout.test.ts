@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Analysis } from '../lib/experiments/analysis.js';
-import { ReadoutKnockout } from '../lib/experiments/knockout.js';
+import { Analysis } from '../lib/analysis.js';
+import { ReadoutKnockout } from '../lib/programs/q3_neurons/experiment.js';
 import { repoRoot } from './helpers.js';
 import { randomModel, randomText } from './models.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { selectBackend, type Backend } from '../lib/backend/index.js';
-import { PATHS, rng } from './helpers.js';
+import { selectBackend, type Backend } from '../lib/engine/index.js';
+import { PATHS, forward, readout, rng } from './helpers.js';
 import { randomModel, randomText } from './models.js';
 
 const paths = PATHS.filter((p) => p.enabled);
@@ -64,9 +64,9 @@ describe('cross-backend: identical float32 trajectories and readout doubles', ()
       let ref: { label: string; states: Float32Array; mean: Float64Array; bits: Float64Array } | undefined;
       for (const [name, be] of backends) for (const method of ['ordered', 'certified'] as const) {
         const label = `${name}/${method}`;
-        const tr = await be.forward(model, feed);
+        const tr = await forward(be, model, feed);
         expect(tr.states.length).toBe((n - 1) * H);
-        const ro = await be.readout({ model, states: tr.states, targets, keep, snap, bits: true, method });
+        const ro = await readout(be, { model, states: tr.states, targets, keep, snap, bits: true, method });
         expect(ro.method).toBe(method);
         const cur = { label, states: tr.states, mean: ro.mean, bits: ro.bits! };
         for (const x of cur.mean) expect(Number.isFinite(x)).toBe(true);
@@ -93,10 +93,10 @@ describe('cross-backend: identical float32 trajectories and readout doubles', ()
     for (let v = 1; v < V; v++) keep[v * H + v] = 0;
     const results: Float64Array[] = [];
     for (const [, be] of backends) {
-      const tr = await be.forward(model, text.subarray(0, 199));
+      const tr = await forward(be, model, text.subarray(0, 199));
       const req = { model, states: tr.states, targets: text.subarray(1), keep, bits: true };
-      const ordered = await be.readout({ ...req, method: 'ordered' });
-      const cert = await be.readout({ ...req, method: 'certified' });
+      const ordered = await readout(be, { ...req, method: 'ordered' });
+      const cert = await readout(be, { ...req, method: 'certified' });
       expect(cert.fallbacks).toBeGreaterThan(0);
       expect(Array.from(bitsOf64(cert.bits!))).toEqual(Array.from(bitsOf64(ordered.bits!)));
       results.push(cert.bits!);
@@ -114,10 +114,10 @@ describe('cross-backend: identical float32 trajectories and readout doubles', ()
       if (spread === 'wide') for (let o = 0; o < 256; o += 3) model.by[o] = -600 - o;
       else model.by.fill(-3e38);
       for (const [label, be] of backends) {
-        const tr = await be.forward(model, text.subarray(0, 119));
+        const tr = await forward(be, model, text.subarray(0, 119));
         const req = { model, states: tr.states, targets: text.subarray(1), ...variants, bits: true };
-        const ordered = await be.readout({ ...req, method: 'ordered' });
-        const cert = await be.readout({ ...req, method: 'certified' });
+        const ordered = await readout(be, { ...req, method: 'ordered' });
+        const cert = await readout(be, { ...req, method: 'certified' });
         expect(bitsOf64(cert.bits!), label).toEqual(bitsOf64(ordered.bits!));
         if (spread === 'all-below-max-init') expect(ordered.bits![0]).toBeCloseTo(-Math.log2(1e-30), 9);
         results.push(bitsOf64(cert.bits!));
@@ -149,10 +149,10 @@ describe('cross-backend: identical float32 trajectories and readout doubles', ()
       });
       let ref: BigUint64Array | undefined;
       for (const [name, be] of backends) {
-        const tr = await be.forward(model, text.subarray(0, 399));
+        const tr = await forward(be, model, text.subarray(0, 399));
         const req = { model, states: tr.states, targets: text.subarray(1), keep, snap, bits: true };
         for (const method of ['ordered', 'certified'] as const) {
-          const got = bitsOf64((await be.readout({ ...req, method })).bits!);
+          const got = bitsOf64((await readout(be, { ...req, method })).bits!);
           if (!ref) ref = got;
           expect(firstDiff(got, ref), `${name}/${method}`).toBe(-1);
         }
@@ -163,7 +163,7 @@ describe('cross-backend: identical float32 trajectories and readout doubles', ()
     const model = randomModel(4, 1);
     const states = new Float32Array(8).fill(2);
     for (const [, be] of backends) {
-      const r = await be.readout({ model, states, targets: new Uint8Array(2), keep: new Uint8Array(4).fill(1) });
+      const r = await readout(be, { model, states, targets: new Uint8Array(2), keep: new Uint8Array(4).fill(1) });
       expect(r.method).toBe('ordered');
     }
   });
@@ -172,9 +172,9 @@ describe('cross-backend: identical float32 trajectories and readout doubles', ()
     const model = randomModel(7, 5);
     const text = randomText(50, 9);
     for (const [, be] of backends) {
-      const whole = await be.forward(model, text);
-      const first = await be.forward(model, text.subarray(0, 20));
-      const rest = await be.forward(model, text.subarray(20), first.states.subarray(19 * 7, 20 * 7));
+      const whole = await forward(be, model, text);
+      const first = await forward(be, model, text.subarray(0, 20));
+      const rest = await forward(be, model, text.subarray(20), first.states.subarray(19 * 7, 20 * 7));
       expect(Array.from(rest.states)).toEqual(Array.from(whole.states.subarray(20 * 7)));
     }
   });

@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../lib/backend/index.js';
+import { selectBackend } from '../lib/engine/index.js';
 import { DEFAULT_CORPUS, DEFAULT_MODEL } from '../lib/assets.js';
 import { loadModel } from '../lib/model.js';
-import { train } from '../lib/train/trainer.js';
+import { train } from '../lib/programs/sat_train/experiment.js';
 import { PATHS, repoRoot } from './helpers.js';
 
 const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'assets', 'default-model.json'), 'utf8')) as {

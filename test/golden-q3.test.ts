@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reproduce } from '../lib/reproduce.js';
+import { reproduce } from '../lib/programs/index.js';
 import { PATHS, golden, hasShared, refDataPath, refModelPath } from './helpers.js';
 
 describe.skipIf(!hasShared)('golden: q3_neurons', () => {

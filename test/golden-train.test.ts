@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { reproduce } from '../lib/reproduce.js';
+import { reproduce } from '../lib/programs/index.js';
 import { PATHS, golden, hasShared, refDataPath, sharedDir } from './helpers.js';
 
 describe.skipIf(!hasShared)('golden: sat_train 5 5', () => {

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAddon } from '../lib/backend/native.js';
+import { loadAddon } from '../lib/engine/native.js';
+import { forwardStates, readoutStates, type ReadoutResult } from '../lib/engine/primitives.js';
+import type { Backend, ReadoutMethod, RunOptions } from '../lib/engine/types.js';
+import type { Model } from '../lib/model.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const sharedDir = path.resolve(repoRoot, '..', 'shared');
@@ -34,9 +37,10 @@ export const skipExhaustive = process.env.SATRNN_SKIP_EXHAUSTIVE === '1';
 export const hasAvx2 = addon?.info().avx2 === true;
 if (addon && !hasAvx2) console.warn('\n!!! this CPU has no AVX2: avx2 tests are SKIPPED !!!\n');
 
-/** The three code paths every exact result must agree on. */
+/** The code paths every exact result must agree on (native AVX2, SSE2 and portable loops; TypeScript). */
 export const PATHS = [
   { label: 'native-avx2', backend: 'native', isa: 'avx2', enabled: hasAvx2 },
+  { label: 'native-sse2', backend: 'native', isa: 'sse2', enabled: addon?.info().sse2 === true },
   { label: 'native-scalar', backend: 'native', isa: 'scalar', enabled: addon !== null },
   { label: 'js', backend: 'js', isa: undefined, enabled: true },
 ] as const;
@@ -52,4 +56,24 @@ export function rng(seed: number): () => number {
     s >>>= 0;
     return s / 4294967296;
   };
+}
+
+/** The states of a forward pass (whole arrays; the engine's forwardStates). */
+export function forward(be: Backend, model: Model, bytes: Uint8Array, h0?: Float32Array): Promise<{ states: Float32Array }> {
+  return forwardStates(be, model, bytes, h0 ? { h0 } : {});
+}
+
+/** USE codes from keep (1 = term kept) and snap (1 = read as sign) masks. */
+export function useOf(keep: Uint8Array, snap?: Uint8Array): Uint8Array {
+  return keep.map((k, i) => (k === 0 ? 0 : snap && snap[i] !== 0 ? 2 : 1));
+}
+
+/** The readout of given states for keep/snap masks (the engine's readoutStates). */
+export function readout(
+  be: Backend,
+  req: { model: Model; states: Float32Array; targets: Uint8Array; keep: Uint8Array; snap?: Uint8Array; bits?: boolean; method?: ReadoutMethod },
+  opts: RunOptions = {},
+): Promise<ReadoutResult> {
+  const { keep, snap, ...rest } = req;
+  return readoutStates(be, { ...rest, use: useOf(keep, snap) }, opts);
 }

@@ -2,10 +2,10 @@
 // never crashes; batched results equal one-at-a-time results.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../lib/backend/index.js';
+import { selectBackend } from '../lib/engine/index.js';
 import { checkData } from '../lib/data.js';
 import { SatrnnError } from '../lib/errors.js';
-import { Analysis, type ReadoutVariant } from '../lib/experiments/analysis.js';
+import { Analysis, type ReadoutVariant } from '../lib/analysis.js';
 import { paramCount, parseModel } from '../lib/model.js';
 import { addon } from './helpers.js';
 import { randomModel, randomText } from './models.js';
@@ -104,16 +104,15 @@ describe.skipIf(!addon)('property: the addon rejects garbage arguments with JS e
     fc.constant(new Int32Array(1)),
     fc.constant({}),
   );
-  it('forward/readout with random option objects', async () => {
+  it('engine run with random option and group objects', async () => {
+    const keys = fc.constantFrom('weights', 'hidden', 'bytes', 'state', 'states', 'mode', 'value', 'substPos', 'substByte', 'use', 'totals', 'bitsOut', 'statesOut', 'isa', 'steps', 'pos0', 'threads', 'method', 'cancel');
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fc.constantFrom('weights', 'hidden', 'bytes', 'h0', 'isa', 'states', 'targets', 'keep', 'snap', 'threads', 'method', 'cancel', 'bits'), values), async (o) => {
-        for (const call of [() => addon!.forward(o as never), () => addon!.readout(o as never)]) {
-          try {
-            await call();
-          } catch (err) {
-            expect(err).toBeInstanceOf(Error);
-            expect((err as Error).message).toMatch(/satrnn native:/);
-          }
+      fc.asyncProperty(fc.dictionary(keys, values), fc.array(fc.dictionary(keys, values), { maxLength: 2 }), async (o, groups) => {
+        try {
+          await addon!.run({ ...o, groups } as never);
+        } catch (err) {
+          expect(err).toBeInstanceOf(Error);
+          expect((err as Error).message).toMatch(/satrnn native:/);
         }
       }),
       { numRuns: 300 },

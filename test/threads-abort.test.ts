@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../lib/backend/index.js';
-import { workersAvailable } from '../lib/backend/js/pool.js';
+import { selectBackend } from '../lib/engine/index.js';
+import { workersAvailable } from '../lib/engine/js/pool.js';
 import { SatrnnError } from '../lib/errors.js';
-import { addon, rng } from './helpers.js';
+import { addon, forward, readout, rng } from './helpers.js';
 import { randomModel, randomText } from './models.js';
 
 const H = 64;
@@ -35,9 +35,9 @@ describe('batches: results never depend on the thread count', () => {
     for (let v = 0; v < 300; v++) keepMany[v * H + (v % H)] = 0;
     for (const cfg of configs) {
       const be = selectBackend(cfg);
-      const { states } = await be.forward(model, feed);
+      const { states } = await forward(be, model, feed);
       const seen: number[] = [];
-      const res = await be.readout(
+      const res = await readout(be, 
         { model, states, targets: text.subarray(1), keep, snap, bits: true },
         { onProgress: (done, total) => seen.push(done / total) },
       );
@@ -48,12 +48,12 @@ describe('batches: results never depend on the thread count', () => {
       expect(Buffer.compare(Buffer.from(res.bits!.buffer), Buffer.from(ref.buffer)), JSON.stringify(cfg)).toBe(0);
       // Means alone (the native driver then splits positions into a scratch array) equal the
       // means that come with the bits.
-      const means = await be.readout({ model, states, targets: text.subarray(1), keep, snap });
+      const means = await readout(be, { model, states, targets: text.subarray(1), keep, snap });
       refMean ??= res.mean;
       expect(Array.from(means.mean), JSON.stringify(cfg)).toEqual(Array.from(refMean));
       expect(Array.from(res.mean), JSON.stringify(cfg)).toEqual(Array.from(refMean));
       // A batch large enough for chunks of variants (native, few threads) instead of positions.
-      const many = await be.readout({ model, states, targets: text.subarray(1), keep: keepMany });
+      const many = await readout(be, { model, states, targets: text.subarray(1), keep: keepMany });
       refMany ??= many.mean;
       expect(Array.from(many.mean), JSON.stringify(cfg)).toEqual(Array.from(refMany));
     }
@@ -64,11 +64,11 @@ describe('batches: AbortSignal stops work with a typed error', () => {
   for (const cfg of configs.filter((c) => c.threads <= 2)) {
     it(`${cfg.backend}, ${cfg.threads} thread(s)`, async () => {
       const be = selectBackend(cfg);
-      const { states } = await be.forward(model, text.subarray(0, text.length - 1));
+      const { states } = await forward(be, model, text.subarray(0, text.length - 1));
       const big = new Uint8Array(400 * H).fill(1);
       for (let v = 0; v < 400; v++) big[v * H + (v % H)] = 0;
       const ac = new AbortController();
-      const p = be.readout({ model, states, targets: text.subarray(1), keep: big, method: 'ordered' }, { signal: ac.signal });
+      const p = readout(be, { model, states, targets: text.subarray(1), keep: big, method: 'ordered' }, { signal: ac.signal });
       setTimeout(() => ac.abort(), 30);
       const err = await p.then(
         () => null,
@@ -77,7 +77,7 @@ describe('batches: AbortSignal stops work with a typed error', () => {
       expect(err).toBeInstanceOf(SatrnnError);
       expect((err as SatrnnError).code).toBe('ABORTED');
       // An already-aborted signal rejects at once.
-      await expect(be.readout({ model, states, targets: text.subarray(1), keep }, { signal: AbortSignal.abort() })).rejects.toThrow(/aborted/);
+      await expect(readout(be, { model, states, targets: text.subarray(1), keep }, { signal: AbortSignal.abort() })).rejects.toThrow(/aborted/);
     }, 120_000);
   }
 });

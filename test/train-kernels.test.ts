@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { evalBpc, trainEpoch, trainInit, trainLr } from '../lib/train/kernels.js';
+import { evalBpc, trainEpoch, trainInit, trainLr } from '../lib/engine/js/train.js';
 import { paramCount } from '../lib/model.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

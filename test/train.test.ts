@@ -3,10 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, chmo
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../lib/backend/index.js';
+import { selectBackend } from '../lib/engine/index.js';
 import { SatrnnError } from '../lib/errors.js';
-import { initialModel, loadCheckpoint, makeCheckpoint, saveCheckpoint, train, type TrainState } from '../lib/train/trainer.js';
-import { trainLr } from '../lib/train/kernels.js';
+import { initialModel, loadCheckpoint, makeCheckpoint, saveCheckpoint, train, type TrainState } from '../lib/programs/sat_train/experiment.js';
+import { trainLr } from '../lib/engine/js/train.js';
 import { PATHS, repoRoot } from './helpers.js';
 import { randomText } from './models.js';
 

@@ -14,7 +14,7 @@ export interface NativeAddon {
   run(
     o: Omit<ChunkRequest, 'method'> & { method: number; isa: number; threads: number; cancel?: Int32Array },
     onProgress?: (done: number, total: number) => void,
-  ): Promise<{ certified: boolean; fallbacks: number }>;
+  ): Promise<{ certified: boolean; fallbacks: number; work: number }>;
   mathF32(name: string, input: Float32Array): Float32Array;
   mathF64(name: string, input: Float64Array): Float64Array;
   checksumF32(name: string): Promise<string>;
@@ -130,11 +130,13 @@ export class NativeBackend implements Backend {
     return ISA_CODE[this.isa];
   }
 
-  runChunk(req: ChunkRequest, opts: RunOptions = {}): Promise<ChunkResult> {
+  async runChunk(req: ChunkRequest, opts: RunOptions = {}): Promise<ChunkResult> {
     const { method, ...rest } = req;
-    return callNative('engine run', opts.signal, (cancel) =>
+    const r = await callNative('engine run', opts.signal, (cancel) =>
       this.addon.run({ ...rest, method: method === 'ordered' ? 0 : 1, isa: this.isaCode, threads: this.threads, cancel }, opts.onProgress),
     );
+    opts.onProgress?.(r.work, r.work); // the watcher reports while running; this is the end
+    return { certified: r.certified, fallbacks: r.fallbacks };
   }
 
   /** Idle fast-trainer workspaces; one per concurrent call, reused across epochs. */

@@ -1,5 +1,5 @@
 // The engine's one native call: run({hidden, isa, method, threads, cancel?, bytes, pos0,
-// steps, groups: [...]}, onProgress?) -> Promise<{certified: boolean, fallbacks}>.
+// steps, groups: [...]}, onProgress?) -> Promise<{certified: boolean, fallbacks, work}>.
 // Each group is one variant of the dynamics (weights with edits applied, interventions,
 // input substitutions; or given states) plus the readout variants read from it, for one
 // chunk of positions. lib/engine/native.ts lowers the dynamics, readout and evaluate
@@ -23,6 +23,7 @@ struct RunState {
   std::vector<std::unique_ptr<std::vector<uint64_t>>> subst_pos;
   Method used = Method::Certified;
   uint64_t fallbacks = 0;
+  size_t work = 0;  // progress units of the chunk (dynamics steps + readout predictions)
 };
 
 void parse_group(Napi::Env env, const Napi::Object& g, RunState& s, Pins& pins, bool* reads_out) {
@@ -114,13 +115,15 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   return Job::Start(
       env, std::move(pins), cb, cancel,
       [s](JobContext& ctx) {
-        ctx.total.store(evaluate_work(s->chunk, s->groups));
+        s->work = evaluate_work(s->chunk, s->groups);
+        ctx.total.store(s->work);
         evaluate_chunk(s->chunk, s->groups, &ctx.done, ctx.cancel, &s->used, &s->fallbacks);
       },
       [s](Napi::Env e) {
         auto r = Napi::Object::New(e);
         r.Set("certified", s->used == Method::Certified);
         r.Set("fallbacks", static_cast<double>(s->fallbacks));
+        r.Set("work", static_cast<double>(s->work));
         return r;
       });
 }

@@ -41,7 +41,7 @@ export class ReadoutKnockout {
     const variants: ReadoutVariant[] = [{}, ...range(hidden).map((j) => ({ knockout: [j] }))];
     return batch(variants, async (m, an) => knockoutResult(an, m[0]!, m.subarray(1), await an.meanAbsHidden()));
   }
-  run(an: Analysis, opts: RunOptions = {}): Promise<ReadoutKnockoutResult> {
+  async run(an: Analysis, opts: RunOptions = {}): Promise<ReadoutKnockoutResult> {
     return runBatch(an, this.batch(an.hidden), opts);
   }
 }
@@ -113,7 +113,7 @@ export class CumulativeKnockout {
       counts.map((k, i) => ({ removed: k, bpc: mean[i]!, delta: mean[i]! - baseline, removedNeurons: this.options.order.slice(0, k) })),
     );
   }
-  run(an: Analysis, baseline: number, opts: RunOptions = {}): Promise<CumulativeRow[]> {
+  async run(an: Analysis, baseline: number, opts: RunOptions = {}): Promise<CumulativeRow[]> {
     return runBatch(an, this.batch(an.hidden, baseline), opts);
   }
 }
@@ -139,7 +139,7 @@ export class KeepTopK {
     const { counts, variants } = this.variants(hidden);
     return batch(variants, (mean) => counts.map((k, i) => ({ kept: k, bpc: mean[i]!, pctOfGain: (100.0 * (8.0 - mean[i]!)) / (8.0 - baseline) })));
   }
-  run(an: Analysis, baseline: number, opts: RunOptions = {}): Promise<KeepTopKRow[]> {
+  async run(an: Analysis, baseline: number, opts: RunOptions = {}): Promise<KeepTopKRow[]> {
     return runBatch(an, this.batch(an.hidden, baseline), opts);
   }
 }
@@ -180,7 +180,7 @@ export class SignOnly {
     const key = neurons.map((n) => Math.abs(Math.fround(n.delta)));
     return { neurons, order: exchangeSort(range(neurons.length), (b, a) => key[b]! > key[a]!) };
   }
-  run(an: Analysis, baseline: number, opts: RunOptions = {}): Promise<SignOnlyResult> {
+  async run(an: Analysis, baseline: number, opts: RunOptions = {}): Promise<SignOnlyResult> {
     return runBatch(an, this.batch(an.hidden, baseline), opts);
   }
 }
