@@ -43,6 +43,8 @@ function doubleInputs(count: number, seed: number, positive: boolean): Float64Ar
 
 const N = 1_000_000;
 
+if (skipExhaustive) console.warn('\n!!! the 2^32 exhaustive checksums are SKIPPED in `npm test`; `npm run test:full` (CI) runs them !!!\n');
+
 describe.skipIf(!addon)('math: TypeScript ports equal the C++ ports bit for bit', () => {
   for (const name of ['tanhf', 'expm1f', 'expf', 'logf', 'cosf'] as const) {
     it(`${name} on ${N} float inputs`, () => {
@@ -107,7 +109,7 @@ describe.skipIf(!addon)('math: TypeScript ports equal the C++ ports bit for bit'
   // reading of the rule we tried, so the system's own values are the reference here.
   const CHECKSUMS = { tanhf: '4bf25c9634783081', expf: '31543cce2e7e58ac', logf: 'e84e0d5ba40a5659', cosf: 'b91dd2faa8d07171' };
   for (const [name, want] of Object.entries(CHECKSUMS))
-    it.skipIf(skipExhaustive)(`${name}: checksum over all 2^32 inputs equals glibc 2.36's (C++ port)`, async () => {
+    it.skipIf(skipExhaustive)(`[exhaustive] ${name}: checksum over all 2^32 inputs equals glibc 2.36's (C++ port)`, async () => {
       expect(await addon!.checksumF32(name)).toBe(want);
     }, 600_000);
 });

@@ -68,12 +68,15 @@ export class JsBackend implements Backend {
       const method = req.method === 'certified' && statesBounded(st) ? 'certified' : 'ordered';
       if (method !== req.method) certified = false;
       const bits = g.bitsOut ?? new Float64Array(V * T);
-      // Slices of variants small enough to keep the event loop responsive.
-      const perSlice = Math.max(1, Math.floor(SLICE_WORK / (T * H * VOCAB)));
-      for (let v0 = 0; v0 < V; v0 += perSlice) {
-        const v1 = Math.min(V, v0 + perSlice);
-        fallbacks += readoutTileJs({ weights: g.weights, hidden: H, states: st, targets: req.bytes.subarray(1, T + 1), use: g.use, bits, v0, v1, t0: 0, t1: T, method });
-        done += (v1 - v0) * T;
+      // Slices of positions (all variants share each position's full sums), small enough to
+      // keep the event loop responsive: a position costs the full sums plus about one term
+      // pass per variant (an ordered variant: H passes).
+      const perPosition = VOCAB * (H + V * (method === 'ordered' ? H : 4));
+      const perSlice = Math.max(1, Math.floor(SLICE_WORK / perPosition));
+      for (let t0 = 0; t0 < T; t0 += perSlice) {
+        const t1 = Math.min(T, t0 + perSlice);
+        fallbacks += readoutTileJs({ weights: g.weights, hidden: H, states: st, targets: req.bytes.subarray(1, T + 1), use: g.use, bits, v0: 0, v1: V, t0, t1, method });
+        done += V * (t1 - t0);
         opts.onProgress?.(done, total);
         await this.pause(opts);
       }

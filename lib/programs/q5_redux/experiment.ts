@@ -77,7 +77,7 @@ export interface PruneStudyOptions {
   combinedThresholds?: readonly number[];
   /** Percentiles of |Wh| (default 10, 25, 50, 75, 90, 95, 99). */
   percentiles?: readonly number[];
-  /** The redux configuration counted (default k = 15, threshold 2.0, as the original). */
+  /** The redux configuration counted (default k = min(15, H), threshold 2.0, as the original). */
   redux?: { k: number; whThreshold: number };
 }
 
@@ -166,7 +166,7 @@ export class PruneStudy {
 
   reduxCount(an: Pick<Analysis, 'model'>): ReduxCount {
     const H = an.model.hidden;
-    const { k, whThreshold } = this.options.redux ?? { k: 15, whThreshold: 2.0 };
+    const { k, whThreshold } = this.options.redux ?? { k: Math.min(15, H), whThreshold: 2.0 };
     if (!Number.isInteger(k) || k < 0 || k > H) throw new SatrnnError('BAD_OPTION', `redux k must be an integer in 0..${H}`);
     const whParams = countAtLeast(an.model.Wh, whThreshold);
     const wxParams = H * VOCAB;

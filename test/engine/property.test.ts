@@ -2,13 +2,13 @@
 // never crashes; batched results equal one-at-a-time results.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../lib/engine/index.js';
-import { checkData } from '../lib/data.js';
-import { SatrnnError } from '../lib/errors.js';
-import { Analysis, type ReadoutVariant } from '../lib/analysis.js';
-import { paramCount, parseModel } from '../lib/model.js';
-import { addon } from './helpers.js';
-import { randomModel, randomText } from './models.js';
+import { selectBackend } from '../../lib/engine/index.js';
+import { checkData } from '../../lib/data.js';
+import { SatrnnError } from '../../lib/errors.js';
+import { Analysis, type ReadoutVariant } from '../../lib/analysis.js';
+import { paramCount, parseModel } from '../../lib/model.js';
+import { addon } from '../helpers.js';
+import { randomModel, randomText } from '../models.js';
 
 function typedOrResult(fn: () => unknown): void {
   try {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../lib/engine/index.js';
-import { workersAvailable } from '../lib/engine/js/pool.js';
-import { SatrnnError } from '../lib/errors.js';
-import { addon, forward, readout, rng } from './helpers.js';
-import { randomModel, randomText } from './models.js';
+import { selectBackend } from '../../lib/engine/index.js';
+import { workersAvailable } from '../../lib/engine/js/pool.js';
+import { SatrnnError } from '../../lib/errors.js';
+import { addon, forward, readout, rng } from '../helpers.js';
+import { randomModel, randomText } from '../models.js';
 
 const H = 64;
 const model = randomModel(H, 4242);

@@ -1,13 +1,28 @@
+// q3_neurons: golden on every path; its modern command `satrnn knockout`.
+import { describe, expect, it } from 'vitest';
+import { reproduce } from '../../lib/programs/index.js';
+import { PATHS, golden, hasShared, refDataPath, refModelPath, repoRoot } from '../helpers.js';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { Analysis } from '../lib/analysis.js';
-import { ReadoutKnockout } from '../lib/programs/q3_neurons/experiment.js';
-import { repoRoot } from './helpers.js';
-import { randomModel, randomText } from './models.js';
+import { Analysis } from '../../lib/analysis.js';
+import { ReadoutKnockout } from '../../lib/programs/q3_neurons/experiment.js';
+import { randomModel, randomText } from '../models.js';
+
+describe.skipIf(!hasShared)('golden: q3_neurons', () => {
+  const expected = hasShared ? golden('q3_neurons.txt') : '';
+  for (const p of PATHS) {
+    it.skipIf(!p.enabled)(`matches byte for byte on ${p.label}`, async () => {
+      const text = await reproduce('q3_neurons', [refDataPath, refModelPath], {
+        backend: { backend: p.backend, ...(p.isa ? { isa: p.isa } : {}) },
+      });
+      expect(text.split('\n')).toEqual(expected.split('\n'));
+      expect(text).toBe(expected);
+    }, 300_000);
+  }
+});
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'satrnn-ko-'));
 const models = [randomModel(5, 1), randomModel(9, 2)];

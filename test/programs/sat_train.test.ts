@@ -1,14 +1,49 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
+// sat_train: golden stdout and files on every path; the trainer API and `satrnn train`.
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../lib/engine/index.js';
-import { SatrnnError } from '../lib/errors.js';
-import { initialModel, loadCheckpoint, makeCheckpoint, saveCheckpoint, train, type TrainState } from '../lib/programs/sat_train/experiment.js';
-import { trainLr } from '../lib/engine/js/train.js';
-import { PATHS, repoRoot } from './helpers.js';
-import { randomText } from './models.js';
+import { reproduce } from '../../lib/programs/index.js';
+import { PATHS, golden, hasShared, refDataPath, repoRoot, sharedDir } from '../helpers.js';
+import { spawnSync } from 'node:child_process';
+import { selectBackend } from '../../lib/engine/index.js';
+import { SatrnnError } from '../../lib/errors.js';
+import { type TrainState, initialModel, loadCheckpoint, makeCheckpoint, saveCheckpoint, train } from '../../lib/programs/sat_train/experiment.js';
+import { trainLr } from '../../lib/engine/js/train.js';
+import { randomText } from '../models.js';
+
+describe.skipIf(!hasShared)('golden: sat_train 5 5', () => {
+  const expected = hasShared ? golden('sat_train_5epochs.txt') : '';
+  const hashes = hasShared
+    ? golden('sat_train_5epochs.sha256')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/) as [string, string])
+    : [];
+  for (const p of PATHS) {
+    it.skipIf(!p.enabled)(`stdout and every written file match on ${p.label}`, async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'satrnn-train-'));
+      const cwd = process.cwd();
+      process.chdir(dir);
+      try {
+        const text = await reproduce('sat_train', [refDataPath, 'model', '5', '5'], {
+          backend: { backend: p.backend, ...(p.isa ? { isa: p.isa } : {}) },
+        });
+        expect(text).toBe(expected);
+      } finally {
+        process.chdir(cwd);
+      }
+      const written = readdirSync(dir).sort();
+      expect(written).toEqual(hashes.map(([, f]) => f).sort());
+      for (const [hash, file] of hashes) expect(createHash('sha256').update(readFileSync(path.join(dir, file))).digest('hex'), file).toBe(hash);
+    }, 120_000);
+  }
+  it('golden hashes file names the three outputs', () => {
+    expect(hashes.map(([, f]) => f)).toEqual(['model_epoch5.bin', 'model_best.bin', 'model_final.bin']);
+    expect(sharedDir).toBeTruthy();
+  });
+});
 
 const paths = PATHS.filter((p) => p.enabled);
 const backends = paths.map((p) => [p.label, selectBackend({ backend: p.backend, ...(p.isa ? { isa: p.isa } : {}) })] as const);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { selectBackend, type Backend } from '../lib/engine/index.js';
-import { PATHS, forward, readout, rng } from './helpers.js';
-import { randomModel, randomText } from './models.js';
+import { selectBackend, type Backend } from '../../lib/engine/index.js';
+import { PATHS, forward, readout, rng } from '../helpers.js';
+import { randomModel, randomText } from '../models.js';
 
 const paths = PATHS.filter((p) => p.enabled);
 const backends: [string, Backend][] = paths.map((p) => [
