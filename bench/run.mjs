@@ -6,7 +6,7 @@ import os from 'node:os';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Analysis, NeuronSuite, parseModel, selectBackend, loadAddon, train } from '../dist/index.js';
+import { Analysis, NeuronSuite, PruneStudy, parseModel, selectBackend, loadAddon, train } from '../dist/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(root, '..', 'shared', 'reference');
@@ -37,23 +37,28 @@ async function median(fn) {
 }
 
 const { model, data } = reference();
-const ORIGINAL_Q3_MS = 7100;
 const rows = [];
 const configs = [];
 if (loadAddon()) {
-  const avx2 = loadAddon().info().avx2;
-  for (const isa of avx2 ? ['avx2', 'scalar'] : ['scalar']) for (const threads of [1, 2]) configs.push({ backend: 'native', isa, threads });
+  const info = loadAddon().info();
+  const isas = [...(info.avx2 ? ['avx2'] : []), ...(info.sse2 ? ['sse2'] : []), 'scalar'];
+  for (const isa of isas) for (const threads of [1, 2]) configs.push({ backend: 'native', isa, threads });
 }
 configs.push({ backend: 'js', threads: 1 }, { backend: 'js', threads: 2 });
 
-for (const cfg of configs) {
-  const backend = selectBackend(cfg);
-  const label = `${cfg.backend === 'js' ? 'js' : `native ${cfg.isa}`}, ${cfg.threads} thread${cfg.threads > 1 ? 's' : ''}`;
-  // The whole q3 study: forward pass + 320 readout variants, trajectory not cached between runs.
-  const ms = await median(() => new NeuronSuite().run(new Analysis({ model, data, backend })));
-  rows.push({ what: 'q3_neurons suite', label, ms, ratio: ORIGINAL_Q3_MS / ms, base: '7.1 s' });
-  console.error(`${label}: ${ms.toFixed(1)} ms`);
-}
+// The whole q3 and q5 studies in-process (every pass over the text, nothing cached between runs).
+const suites = [
+  { what: 'q3_neurons suite', base: '7.1 s', originalMs: 7100, run: (an) => new NeuronSuite().run(an) },
+  { what: 'q5_redux suite', base: '6.5 s', originalMs: 6500, run: (an) => new PruneStudy().run(an) },
+];
+for (const suite of suites)
+  for (const cfg of configs) {
+    const backend = selectBackend(cfg);
+    const label = `${cfg.backend === 'js' ? 'js' : `native ${cfg.isa}`}, ${cfg.threads} thread${cfg.threads > 1 ? 's' : ''}`;
+    const ms = await median(() => suite.run(new Analysis({ model, data, backend })));
+    rows.push({ what: suite.what, label, ms, ratio: suite.originalMs / ms, base: suite.base });
+    console.error(`${suite.what} ${label}: ${ms.toFixed(1)} ms`);
+  }
 
 // sat_train 5 5 on the reference text: 5 epochs + the 6 evaluations the original runs.
 const ORIGINAL_TRAIN_MS = 390;
@@ -77,7 +82,6 @@ for (const { fast, ...cfg } of trainConfigs) {
 if (loadAddon()) {
   const backend = selectBackend({ backend: 'native', threads: 2 });
   const an = new Analysis({ model, data, backend });
-  await an.trajectory();
   let s = 12345;
   const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
   const variants = Array.from({ length: 10_000 }, () => ({ knockout: Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => Math.floor(rnd() * 128)) }));

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { checkData } from './data.js';
 import { applyEdits, type WeightEdit } from './engine/edits.js';
-import { evaluate, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
+import { evaluate, type ChunkOutput, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
 import { resolveBackend, type Backend, type BackendOptions } from './engine/index.js';
 import type { TextSource } from './engine/source.js';
 import { USE, type ReadoutMethod, type RunOptions } from './engine/types.js';
@@ -46,6 +46,12 @@ export interface Variant extends ReadoutVariant {
   inputs?: readonly { position: number; byte: number }[];
 }
 
+/**
+ * Largest base trajectory an analysis keeps between passes (in-memory texts only; longer
+ * texts run their dynamics again on every pass, so memory stays bounded).
+ */
+export const TRAJECTORY_CACHE_BYTES = 16 << 20;
+
 export class Analysis {
   readonly model: Model;
   readonly data: TextSource;
@@ -53,6 +59,8 @@ export class Analysis {
   readonly readoutMethod: ReadoutMethod;
   readonly chunkSize: number | undefined;
   private baseStats: TrajectoryStats | undefined;
+  /** The unmodified trajectory of an in-memory text, kept when small (see TRAJECTORY_CACHE_BYTES). */
+  private baseStates: Float32Array | undefined;
   private predictionCount: number | undefined;
 
   constructor(input: AnalysisInput) {
@@ -131,22 +139,35 @@ export class Analysis {
       }
       groups[gi]!.members.push(i);
     });
+    // Later passes over a small in-memory text read the base trajectory kept from the first.
+    const text = this.data;
+    const keep = text instanceof Uint8Array && (text.length - 1) * H * 4 <= TRAJECTORY_CACHE_BYTES ? new Float32Array((text.length - 1) * H) : undefined;
+    const baseIndex = groups.findIndex((g) => g.key === baseKey);
+    const collect = keep !== undefined && baseIndex >= 0 && this.baseStates === undefined;
     const specs: GroupSpec[] = groups.map((g) => {
       const use = new Uint8Array(g.members.length * H);
       g.members.forEach((vi, k) => this.useCodes(variants[vi]!, use.subarray(k * H, (k + 1) * H)));
+      if (g.key === baseKey && this.baseStates && this.baseStats) return { states: this.baseStates, use };
       return { dynamics: g.dynamics, use, stats: g.key === baseKey && this.baseStats === undefined };
     });
     const res = await evaluate(
       this.backend,
       {
         model: this.model,
-        text: this.data,
+        text,
         groups: specs,
         method: this.readoutMethod,
         ...(this.chunkSize !== undefined ? { chunkSize: this.chunkSize } : {}),
+        ...(collect
+          ? {
+              stream: { states: true },
+              onChunk: (c: ChunkOutput) => keep!.set(c.groups[baseIndex]!.states!, c.pos0 * H),
+            }
+          : {}),
       },
       opts,
     );
+    if (collect) this.baseStates = keep;
     this.predictionCount = res.predictions;
     const mean = new Float64Array(variants.length);
     groups.forEach((g, gi) => {

@@ -1,4 +1,7 @@
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import type { BackendOptions } from '../engine/index.js';
@@ -76,4 +79,49 @@ export function expandModelPaths(paths: string[]): string[] {
     out.push(...files);
   }
   return out;
+}
+
+/**
+ * A data file for commands that read texts of any length: never read whole. Its size and
+ * sha256 (for provenance) come from one streaming pass; `-` spills stdin to a temp file
+ * first (experiments make several passes over their text). `cleanup` removes the spill.
+ */
+export async function openDataSource(file: string): Promise<{ path: string; bytes: number; sha256: string; cleanup: () => void }> {
+  let p = file;
+  let cleanup = (): void => {};
+  if (file === '-') {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'satrnn-stdin-'));
+    p = path.join(dir, 'stdin.bin');
+    cleanup = () => rmSync(dir, { recursive: true, force: true });
+    try {
+      await pipeline(process.stdin, createWriteStream(p));
+    } catch (err) {
+      cleanup();
+      throw new SatrnnError('FILE_UNREADABLE', `cannot read the data from stdin: ${(err as Error).message}`);
+    }
+  } else {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      throw new SatrnnError('FILE_NOT_FOUND', `data file not found: ${p}`);
+    }
+    if (st.isDirectory()) throw new SatrnnError('FILE_UNREADABLE', `data path is a folder, not a file: ${p}`);
+  }
+  const h = createHash('sha256');
+  let bytes = 0;
+  try {
+    for await (const b of createReadStream(p, { highWaterMark: 1 << 20 })) {
+      h.update(b as Buffer);
+      bytes += (b as Buffer).length;
+    }
+  } catch (err) {
+    cleanup();
+    throw new SatrnnError('FILE_UNREADABLE', `cannot read data file ${file}: ${(err as Error).message}`);
+  }
+  if (bytes < 2) {
+    cleanup();
+    throw new SatrnnError('DATA_TOO_SHORT', `${file === '-' ? '<stdin>' : file}: ${bytes} byte${bytes === 1 ? '' : 's'} of data; at least 2 needed (n - 1 predictions are scored)`);
+  }
+  return { path: p, bytes, sha256: h.digest('hex'), cleanup };
 }

@@ -23,6 +23,11 @@ export interface DynamicsSpec {
 
 export interface GroupSpec {
   dynamics?: DynamicsSpec;
+  /**
+   * The states of the whole text, already computed (states[t*H + i], t = 0 .. n-2): the
+   * group reads them instead of running dynamics (no `dynamics`, no `stats`).
+   */
+  states?: Float32Array;
   /** Readout variants: USE codes, V*H (may be empty). */
   use?: Uint8Array;
   /** Accumulate the trajectory statistics of this group. */
@@ -109,7 +114,8 @@ function makeGroup(model: Model, spec: GroupSpec): ChunkGroup {
   const weights = d.weights ?? model.weights;
   if (weights.length !== layout(H).count)
     throw new SatrnnError('BAD_OPTION', `variant weights have ${weights.length} floats, a model with H=${H} needs ${layout(H).count}`);
-  const g: ChunkGroup = { weights, state: new Float32Array(H), stepsBefore: 0 };
+  if (spec.states && (spec.dynamics || spec.stats)) throw new SatrnnError('BAD_OPTION', 'a group with given states has no dynamics or stats');
+  const g: ChunkGroup = spec.states ? { weights } : { weights, state: new Float32Array(H), stepsBefore: 0 };
   if (d.neurons && d.neurons.length > 0) {
     g.mode = new Uint8Array(H);
     g.value = new Float32Array(H);
@@ -145,7 +151,7 @@ function makeGroup(model: Model, spec: GroupSpec): ChunkGroup {
 export function chunkSizeFor(H: number, groups: readonly GroupSpec[], stream: EvaluateRequest['stream'] = {}): number {
   let perPosition = 0;
   for (const g of groups) {
-    perPosition += 4 * H * (1 + (stream.pre ? 1 : 0)); // states (scratch or streamed), pre
+    if (!g.states) perPosition += 4 * H * (1 + (stream.pre ? 1 : 0)); // states (scratch or streamed), pre
     perPosition += 8 * (g.use ? g.use.length / H : 0); // bits
   }
   return Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.floor(CHUNK_MEMORY_BUDGET / Math.max(1, perPosition))));
@@ -171,10 +177,15 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
   for await (const chunk of predictionChunks(req.text, size)) {
     throwIfAborted(opts.signal);
     const T = chunk.steps;
+    req.groups.forEach((spec, i) => {
+      if (!spec.states) return;
+      if (spec.states.length < (chunk.pos0 + T) * H) throw new SatrnnError('BAD_OPTION', `given states cover ${spec.states.length / H} positions; the text has more`);
+      groups[i]!.states = spec.states.subarray(chunk.pos0 * H, (chunk.pos0 + T) * H);
+    });
     for (const g of groups) {
-      if (stream.states) g.statesOut = new Float32Array(T * H);
+      if (stream.states && !g.states) g.statesOut = new Float32Array(T * H);
       else delete g.statesOut;
-      if (stream.pre) g.preOut = new Float32Array(T * H);
+      if (stream.pre && !g.states) g.preOut = new Float32Array(T * H);
       else delete g.preOut;
       if (stream.bits && g.totals) g.bitsOut = new Float64Array(g.totals.length * T);
       else delete g.bitsOut;
@@ -188,7 +199,7 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
     predictions += T;
     doneBefore += T * perPrediction;
     opts.onProgress?.(doneBefore, total);
-    for (const g of groups) g.stepsBefore = predictions;
+    for (const g of groups) if (!g.states) g.stepsBefore = predictions;
     req.onChunk?.({
       pos0: chunk.pos0,
       steps: T,
@@ -219,7 +230,7 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
             },
           }
         : {}),
-      finalState: g.state!,
+      ...(g.state ? { finalState: g.state } : {}),
     })),
   };
 }

@@ -5,6 +5,29 @@
 #include "core/parallel.h"
 
 namespace satrnn {
+namespace {
+
+// Scratch memory of the calling thread, reused across chunks and calls: on this machine
+// class every freshly touched 4 KiB page costs ~10 us (the VM hands freed pages back), so
+// a q5 pass would spend more time faulting in 4 MB of scratch states than computing them.
+// Memory above kKeepScratchBytes is released after the call.
+constexpr size_t kKeepScratchBytes = size_t{16} << 20;
+
+template <typename T>
+struct Scratch {
+  std::vector<T>& buf;
+  explicit Scratch(std::vector<T>& b, size_t n) : buf(b) {
+    if (buf.size() < n) buf.resize(n);
+  }
+  ~Scratch() {
+    if (buf.capacity() * sizeof(T) > kKeepScratchBytes) std::vector<T>().swap(buf);
+  }
+};
+
+thread_local std::vector<float> tls_states;
+thread_local std::vector<double> tls_bits;
+
+}  // namespace
 
 size_t evaluate_work(const EvalChunk& c, const std::vector<EvalGroup>& groups) {
   size_t w = 0;
@@ -17,7 +40,15 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   const size_t H = c.H, T = c.T, G = groups.size();
   // Phase 1: the dynamics of every group, one group per thread (each is one sequential
   // recurrence). Scratch states only where the caller did not ask for them.
-  std::vector<std::vector<float>> scratch(G);
+  size_t scratch_states = 0, scratch_bits = 0;
+  for (const EvalGroup& e : groups) {
+    if (!e.given_states && !e.states_out) scratch_states += T * H;
+    if (e.V > 0 && !e.bits_out && readout_tiling(e.V, T, c.threads).split_positions) scratch_bits += e.V * T;
+  }
+  Scratch<float> sstates(tls_states, scratch_states);
+  Scratch<double> sbits(tls_bits, scratch_bits);
+  float* next_states = tls_states.data();
+  double* next_bits = tls_bits.data();
   std::vector<const float*> states(G, nullptr);
   std::vector<float*> outp(G, nullptr);
   std::vector<size_t> dyn;
@@ -29,8 +60,8 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     }
     float* out = e.states_out;
     if (!out && T > 0) {
-      scratch[g].resize(T * H);
-      out = scratch[g].data();
+      out = next_states;
+      next_states += T * H;
     }
     outp[g] = out;
     states[g] = out;
@@ -53,7 +84,6 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   std::vector<ReadoutBatch> batches(G);
   std::vector<std::unique_ptr<ModelView>> views(G);
   std::vector<std::unique_ptr<Certificate>> certs(G);
-  std::vector<std::vector<double>> bits(G);
   std::vector<Job> jobs;
   std::atomic<uint64_t> fb{0};
   *method_used = c.method;
@@ -68,11 +98,17 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     b.T = T;
     b.V = e.V;
     b.use = e.use;
+    const ReadoutTiling tl = readout_tiling(e.V, T, c.threads);
+    // Variant tiles cover every position: they add to the running totals directly, in t
+    // order; position tiles need the bits array (summed in t order afterwards).
     if (e.bits_out) {
       b.bits = e.bits_out;
+    } else if (tl.split_positions) {
+      b.bits = next_bits;
+      next_bits += e.V * T;
     } else {
-      bits[g].resize(e.V * T);
-      b.bits = bits[g].data();
+      b.bits = nullptr;
+      b.totals = e.totals;
     }
     b.method = c.method;
     b.fallbacks = &fb;
@@ -86,7 +122,6 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
         *method_used = Method::Ordered;
       }
     }
-    const ReadoutTiling tl = readout_tiling(e.V, T, c.threads);
     for (size_t i = 0; i < tl.tiles; ++i) {
       const size_t a = i * tl.tile;
       if (tl.split_positions) jobs.push_back({g, 0, e.V, a, std::min(T, a + tl.tile)});
@@ -100,7 +135,7 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   });
   if (cancel.load()) return false;
   for (size_t g = 0; g < G; ++g)
-    if (groups[g].V > 0 && T > 0) add_bits_in_order(batches[g], groups[g].totals);
+    if (groups[g].V > 0 && T > 0 && batches[g].bits) add_bits_in_order(batches[g], groups[g].totals);
   if (fallbacks) *fallbacks += fb.load();
   return true;
 }

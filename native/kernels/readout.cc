@@ -436,6 +436,13 @@ struct Avx2Ops {
 };
 #endif
 
+// Where a prediction's bits go: the bits array, or (tiles over every position, visited in t
+// order) straight into the variant's running total, the spec's §5 sum continued.
+inline void put_bits(const ReadoutBatch& b, size_t v, size_t t, double bits) {
+  if (b.bits) b.bits[v * b.T + t] = bits;
+  else b.totals[v] = b.totals[v] + bits;
+}
+
 inline bool cancelled(const std::atomic<bool>* cancel) {
   return cancel && cancel->load(std::memory_order_relaxed);
 }
@@ -454,7 +461,7 @@ void run_ordered(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, si
     for (size_t t = t0; t < t1; ++t) {
       if ((t - t0) % 1024 == 1023 && cancelled(cancel)) return;  // long tiles stay cancellable
       ops.ordered_all(p, b.states + t * H, logit.data(), r.data());
-      b.bits[v * b.T + t] = ops.bits(logit.data(), e.data(), b.targets[t]);
+      put_bits(b, v, t, ops.bits(logit.data(), e.data(), b.targets[t]));
     }
     if (progress) progress->fetch_add(t1 - t0, std::memory_order_relaxed);
   }
@@ -515,15 +522,19 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
           changes.clear();
           for (const Op& op : p.ops) changes.push_back(to_change(op, h[op.j]));
           ops.derive(base, changes.data(), changes.size(), logit);
-          for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
-          fallbacks += uncertified.size();
+          // No change: the base logits are this variant's own ordered sums (the full sums S
+          // are the all-value variant's, a previous variant's logits are already exact).
+          if (!changes.empty()) {
+            for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
+            fallbacks += uncertified.size();
+          }
         }
         lanes[k] = logit;
       }
       for (size_t k = count; k < kGroup; ++k) lanes[k] = lanes[0];
       double bits[kGroup];
       ops.bits8(lanes, y, bits);
-      for (size_t k = 0; k < count; ++k) b.bits[(v0 + g + k) * b.T + t] = bits[k];
+      for (size_t k = 0; k < count; ++k) put_bits(b, v0 + g + k, t, bits[k]);
     }
     if (progress) progress->fetch_add(nv, std::memory_order_relaxed);
   }

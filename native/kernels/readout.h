@@ -45,13 +45,16 @@ struct ReadoutBatch {
   size_t T;
   size_t V;               // number of variants
   const uint8_t* use;     // [V][H] Use codes
-  double* bits;           // [V][T] out: bits of each prediction
+  double* bits;           // [V][T] out: bits of each prediction; or null, then
+  double* totals;         // [V] in/out: running sums, bits added in t order (tiles must
+                          // then cover every position)
   Method method;
   const Certificate* cert;           // required for Method::Certified
   std::atomic<uint64_t>* fallbacks;  // optional: logits that needed the ordered fallback
 };
 
-// Evaluates variants [v0, v1) at positions [t0, t1) (a tile) into b.bits[v*T + t].
+// Evaluates variants [v0, v1) at positions [t0, t1) (a tile) into b.bits[v*T + t], or with
+// no bits array (t0 = 0, t1 = T) adds each bit to b.totals[v] in t order.
 // Variants and positions are independent, so any tiling and any thread assignment gives
 // identical results. `progress` (if set) counts finished predictions (variant-positions).
 void readout_tile(const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1, Isa isa,

@@ -222,8 +222,11 @@ export function readoutTileJs(a: ReadoutTile): number {
             logit[o] = x;
           }
         }
-        for (const o of uncertified) logit[o] = orderedLogit(Wy, by, H, p, states, hb, o);
-        fallbacks += uncertified.length;
+        // No change: the base logits are this variant's own ordered sums (as native).
+        if (ops.length > 0) {
+          for (const o of uncertified) logit[o] = orderedLogit(Wy, by, H, p, states, hb, o);
+          fallbacks += uncertified.length;
+        }
       } else {
         for (let o = 0; o < VOCAB; o++) logit[o] = orderedLogit(Wy, by, H, p, states, hb, o);
       }

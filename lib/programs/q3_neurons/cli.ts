@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { DEFAULT_CORPUS, DEFAULT_MODEL } from '../../assets.js';
-import { loadData } from '../../data.js';
 import { SatrnnError } from '../../errors.js';
 import { Analysis } from '../../analysis.js';
 import { ReadoutKnockout, type ReadoutKnockoutResult } from './experiment.js';
 import { formatKnockoutCsv, formatKnockoutTable } from './format-table.js';
 import { loadModel } from '../../model.js';
 import { VERSION } from '../../version.js';
-import { backendOptions, emit, expandModelPaths, interrupt, parseIntOption, type BackendFlags } from '../../cli/common.js';
+import { backendOptions, emit, expandModelPaths, interrupt, openDataSource, parseIntOption, type BackendFlags } from '../../cli/common.js';
 import { progressBar } from '../../cli/progress.js';
 
 interface KnockoutFlags extends BackendFlags {
@@ -27,33 +26,38 @@ export function registerKnockout(program: Command): void {
     .command('knockout')
     .description('rank neurons by the bpc increase when their readout (Wy column) is removed')
     .addOption(new Option('-m, --model <file>', 'model file or folder of .bin files (repeatable; default: the embedded model)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
-    .option('-d, --data <file>', 'text to evaluate on (any bytes, at least 2; default: the embedded corpus)')
+    .option('-d, --data <file>', "text to evaluate on (any bytes, at least 2, any length: read in chunks; '-' reads stdin; default: the embedded corpus)")
     .addOption(new Option('--top <n>', 'show only the N most important neurons').argParser(parseIntOption(1, 1 << 16)))
     .option('--json', 'JSON output with provenance')
     .option('--csv', 'CSV output')
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .addOption(new Option('--backend <name>', 'native or js'))
-    .addOption(new Option('--isa <isa>', 'avx2 or scalar'))
+    .addOption(new Option('--isa <isa>', 'avx2, sse2 or scalar'))
     .addOption(new Option('--threads <n>', 'native worker threads').argParser(parseIntOption(1, 256)))
     .action(async (flags: KnockoutFlags) => {
       if (flags.json && flags.csv) throw new SatrnnError('BAD_OPTION', 'choose one of --json and --csv');
       // No --model / --data: the embedded default model and the corpus it was trained on.
       const modelPaths = flags.model?.length ? flags.model : [DEFAULT_MODEL];
-      const dataFile = flags.data ?? DEFAULT_CORPUS;
-      const data = loadData(dataFile);
+      const input = await openDataSource(flags.data ?? DEFAULT_CORPUS);
+      const dataFile = flags.data === '-' ? '<stdin>' : (flags.data ?? DEFAULT_CORPUS);
+      const data = input.path;
       const opts = backendOptions(flags);
       const runs: { file: string; sha256: string; result: ReadoutKnockoutResult; backend: string; isa: string }[] = [];
-      for (const file of expandModelPaths(modelPaths)) {
-        const model = loadModel(file);
-        const an = new Analysis({ model, data, backend: opts });
-        const bar = progressBar(`knockout ${file}`);
-        let result: ReadoutKnockoutResult;
-        try {
-          result = await new ReadoutKnockout().run(an, { onProgress: bar.update, signal: interrupt.signal });
-        } finally {
-          bar.stop();
+      try {
+        for (const file of expandModelPaths(modelPaths)) {
+          const model = loadModel(file);
+          const an = new Analysis({ model, data, backend: opts });
+          const bar = progressBar(`knockout ${file}`);
+          let result: ReadoutKnockoutResult;
+          try {
+            result = await new ReadoutKnockout().run(an, { onProgress: bar.update, signal: interrupt.signal });
+          } finally {
+            bar.stop();
+          }
+          runs.push({ file: file === DEFAULT_MODEL ? 'embedded default model' : file, sha256: sha256(model.toBytes()), result, backend: an.backend.name, isa: an.backend.isa });
         }
-        runs.push({ file: file === DEFAULT_MODEL ? 'embedded default model' : file, sha256: sha256(model.toBytes()), result, backend: an.backend.name, isa: an.backend.isa });
+      } finally {
+        input.cleanup();
       }
       const top = flags.top;
       if (flags.json) {
@@ -64,7 +68,7 @@ export function registerKnockout(program: Command): void {
             backend: runs[0]?.backend,
             isa: runs[0]?.isa,
             readoutMethod: 'certified',
-            data: { file: dataFile, bytes: data.length, sha256: sha256(data) },
+            data: { file: dataFile, bytes: input.bytes, sha256: input.sha256 },
             options: { top: top ?? null },
           },
           models: runs.map((r) => ({
