@@ -89,3 +89,4 @@ export {
 } from './programs/sat_train/experiment.js';
 export { DEFAULT_CORPUS, DEFAULT_MODEL } from './assets.js';
 export { forwardStates, readoutStates, type ForwardOptions, type ReadoutRequest, type ReadoutResult } from './engine/primitives.js';
+export { klBits } from './engine/kl.js';

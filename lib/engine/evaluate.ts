@@ -4,7 +4,7 @@
 // continue in t order), and working memory is O(H^2 + chunk) whatever the text's length.
 import { SatrnnError, throwIfAborted } from '../errors.js';
 import type { Model } from '../model.js';
-import { layout } from './layout.js';
+import { VOCAB, layout } from './layout.js';
 import { knownLength, predictionChunks, type TextSource } from './source.js';
 import { NEURON } from './types.js';
 import type { Backend, ChunkGroup, ReadoutMethod, RunOptions, StatsAccumulators } from './types.js';
@@ -19,6 +19,12 @@ export interface DynamicsSpec {
   neurons?: readonly NeuronIntervention[];
   /** Input bytes replaced at absolute positions. */
   inputs?: readonly { position: number; byte: number }[];
+  /**
+   * Start the dynamics at absolute position `position` from `state` (the state before that
+   * input, e.g. the base run's state at position - 1): a variant that differs from the base
+   * only from there on need not re-run the prefix. Its readout covers positions >= start.
+   */
+  start?: { position: number; state: Float32Array };
 }
 
 export interface GroupSpec {
@@ -32,14 +38,21 @@ export interface GroupSpec {
   use?: Uint8Array;
   /** Accumulate the trajectory statistics of this group. */
   stats?: boolean;
+  /** Read out only at these absolute positions (ascending; default: every position). */
+  positions?: readonly number[];
+  /** Stream the probability rows of the positions read out (ChunkOutput.groups[i].probs). */
+  probs?: boolean;
 }
 
 /** What a chunk hands to `onChunk` when per-position outputs are streamed. */
 export interface ChunkOutput {
   pos0: number;
   steps: number;
-  /** Per group: bits [V*steps] (when stream.bits), states and pre-activations [steps*H]. */
-  groups: { bits?: Float64Array; states?: Float32Array; pre?: Float32Array }[];
+  /**
+   * Per group: bits [V*steps] (when stream.bits), states and pre-activations [steps*H];
+   * probability rows [V*P*256] of the P positions read out in this chunk (`rowPositions`).
+   */
+  groups: { bits?: Float64Array; states?: Float32Array; pre?: Float32Array; probs?: Float64Array; rowPositions?: number[] }[];
 }
 
 export interface EvaluateRequest {
@@ -69,8 +82,10 @@ export interface TrajectoryStats {
 }
 
 export interface GroupResult {
-  /** Mean bits per character of each readout variant (00-common §5). */
+  /** Mean bits per character of each readout variant over the positions read out (00-common §5). */
   mean: Float64Array;
+  /** Positions read out (n - 1 unless `positions` or `start` narrowed them). */
+  predictions: number;
   stats?: TrajectoryStats;
   /** The state after the last input. */
   finalState?: Float32Array;
@@ -138,6 +153,17 @@ function makeGroup(model: Model, spec: GroupSpec): ChunkGroup {
     g.substPos = Float64Array.from(sorted, (s) => s.position);
     g.substByte = Uint8Array.from(sorted, (s) => s.byte);
   }
+  if (d.start) {
+    if (!Number.isInteger(d.start.position) || d.start.position < 0) throw new SatrnnError('BAD_OPTION', `start position ${d.start.position} must be a non-negative integer`);
+    if (!(d.start.state instanceof Float32Array) || d.start.state.length !== H) throw new SatrnnError('BAD_OPTION', `start state must be a Float32Array of ${H} values`);
+    g.state!.set(d.start.state);
+  }
+  if (spec.positions) {
+    spec.positions.forEach((p, i) => {
+      if (!Number.isInteger(p) || p < 0 || (i > 0 && !(p > spec.positions![i - 1]!)))
+        throw new SatrnnError('BAD_OPTION', 'positions must be ascending, distinct, non-negative integers');
+    });
+  }
   if (spec.stats) g.stats = newStats(H);
   if (spec.use) {
     if (spec.use.length % H !== 0) throw new SatrnnError('BAD_OPTION', `readout use codes have length ${spec.use.length}, not a multiple of H=${H}`);
@@ -152,7 +178,7 @@ export function chunkSizeFor(H: number, groups: readonly GroupSpec[], stream: Ev
   let perPosition = 0;
   for (const g of groups) {
     if (!g.states) perPosition += 4 * H * (1 + (stream.pre ? 1 : 0)); // states (scratch or streamed), pre
-    perPosition += 8 * (g.use ? g.use.length / H : 0); // bits
+    perPosition += 8 * (g.use ? g.use.length / H : 0) * (1 + (g.probs && !g.positions ? VOCAB : 0)); // bits, probability rows
   }
   return Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.floor(CHUNK_MEMORY_BUDGET / Math.max(1, perPosition))));
 }
@@ -172,6 +198,7 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
   const total = n !== undefined ? Math.max(0, n - 1) * perPrediction : 0;
   let doneBefore = 0;
   let predictions = 0;
+  const counts = groups.map(() => 0);
   let certified = method === 'certified';
   let fallbacks = 0;
   for await (const chunk of predictionChunks(req.text, size)) {
@@ -181,6 +208,28 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
       if (!spec.states) return;
       if (spec.states.length < (chunk.pos0 + T) * H) throw new SatrnnError('BAD_OPTION', `given states cover ${spec.states.length / H} positions; the text has more`);
       groups[i]!.states = spec.states.subarray(chunk.pos0 * H, (chunk.pos0 + T) * H);
+    });
+    const rowPositions: (number[] | undefined)[] = [];
+    req.groups.forEach((spec, i) => {
+      const g = groups[i]!;
+      const start = spec.dynamics?.start?.position ?? 0;
+      if (!g.states) g.from = Math.min(T, Math.max(0, start - chunk.pos0));
+      let rows: number[] | undefined;
+      if (spec.positions) {
+        const sel = new Uint8Array(T);
+        rows = [];
+        for (const p of spec.positions)
+          if (p >= chunk.pos0 && p < chunk.pos0 + T && p >= start) {
+            sel[p - chunk.pos0] = 1;
+            rows.push(p);
+          }
+        g.select = sel;
+      } else if (spec.probs) {
+        rows = [];
+        for (let t = Math.max(0, start - chunk.pos0); t < T; t++) rows.push(chunk.pos0 + t);
+      }
+      rowPositions.push(rows);
+      if (spec.probs && g.totals) g.probsOut = new Float64Array(g.totals.length * rows!.length * VOCAB);
     });
     for (const g of groups) {
       if (stream.states && !g.states) g.statesOut = new Float32Array(T * H);
@@ -199,14 +248,18 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
     predictions += T;
     doneBefore += T * perPrediction;
     opts.onProgress?.(doneBefore, total);
-    for (const g of groups) if (!g.states) g.stepsBefore = predictions;
+    groups.forEach((g, i) => {
+      if (!g.states) g.stepsBefore = (g.stepsBefore ?? 0) + (T - (g.from ?? 0));
+      counts[i] = counts[i]! + (rowPositions[i]?.length ?? T - (g.from ?? 0));
+    });
     req.onChunk?.({
       pos0: chunk.pos0,
       steps: T,
-      groups: groups.map((g) => ({
+      groups: groups.map((g, i) => ({
         ...(g.bitsOut ? { bits: g.bitsOut } : {}),
         ...(g.statesOut ? { states: g.statesOut } : {}),
         ...(g.preOut ? { pre: g.preOut } : {}),
+        ...(g.probsOut ? { probs: g.probsOut, rowPositions: rowPositions[i]! } : {}),
       })),
     });
   }
@@ -217,12 +270,13 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
     predictions,
     certified,
     fallbacks,
-    groups: groups.map((g) => ({
-      mean: g.totals ? g.totals.map((s) => s / predictions) : new Float64Array(0),
+    groups: groups.map((g, i) => ({
+      mean: g.totals ? g.totals.map((s) => s / counts[i]!) : new Float64Array(0),
+      predictions: counts[i]!,
       ...(g.stats
         ? {
             stats: {
-              meanAbs: g.stats.sumAbs.map((s) => s / predictions),
+              meanAbs: g.stats.sumAbs.map((s) => s / g.stepsBefore!),
               sumAbsF32: g.stats.sumAbsF32,
               minAbs: g.stats.minAbs,
               saturated: g.stats.saturated,

@@ -59,6 +59,12 @@ export interface ChunkGroup {
   substPos?: Float64Array;
   substByte?: Uint8Array;
   stats?: StatsAccumulators;
+  /**
+   * The group starts at chunk position `from` (default 0): its dynamics run from `state`
+   * over positions from .. steps-1 (output rows before `from` are not written) and its
+   * readout skips the positions before it.
+   */
+  from?: number;
   /** Outputs [steps*H]: the states, the pre-activations z. */
   statesOut?: Float32Array;
   preOut?: Float32Array;
@@ -66,6 +72,10 @@ export interface ChunkGroup {
   use?: Uint8Array;
   totals?: Float64Array;
   bitsOut?: Float64Array;
+  /** [steps]: read out only where select[t] != 0 (and t >= from). */
+  select?: Uint8Array;
+  /** [V*P*256]: the probability rows (00-common §4) of the P positions read out, in order. */
+  probsOut?: Float64Array;
 }
 
 /** One chunk of engine work: positions pos0 .. pos0+steps-1 of a text. */

@@ -29,9 +29,15 @@ thread_local std::vector<double> tls_bits;
 
 }  // namespace
 
+size_t selected_positions(const EvalChunk& c, const EvalGroup& g) {
+  size_t n = 0;
+  for (size_t t = g.from; t < c.T; ++t) n += !g.select || g.select[t];
+  return n;
+}
+
 size_t evaluate_work(const EvalChunk& c, const std::vector<EvalGroup>& groups) {
   size_t w = 0;
-  for (const EvalGroup& g : groups) w += (g.given_states ? 0 : c.T) + g.V * c.T;
+  for (const EvalGroup& g : groups) w += (g.given_states ? 0 : c.T - g.from) + g.V * selected_positions(c, g);
   return w;
 }
 
@@ -70,9 +76,11 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   std::atomic<bool> dyn_cancelled{false};
   parallel_for(dyn.size(), c.threads, cancel, [&](size_t k) {
     EvalGroup& e = groups[dyn[k]];
-    if (!run_dynamics(e.dyn, H, c.bytes, c.pos0, T, e.state, outp[dyn[k]], e.pre_out, e.stats, e.steps_before, c.isa, &cancel))
+    const size_t f = e.from;
+    if (!run_dynamics(e.dyn, H, c.bytes + f, c.pos0 + f, T - f, e.state, outp[dyn[k]] + f * H, e.pre_out ? e.pre_out + f * H : nullptr,
+                      e.stats, e.steps_before, c.isa, &cancel))
       dyn_cancelled.store(true);
-    if (progress) progress->fetch_add(T, std::memory_order_relaxed);
+    if (progress) progress->fetch_add(T - f, std::memory_order_relaxed);
   });
   if (dyn_cancelled.load() || cancel.load()) return false;
 
@@ -85,6 +93,8 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   std::vector<std::unique_ptr<ModelView>> views(G);
   std::vector<std::unique_ptr<Certificate>> certs(G);
   std::vector<Job> jobs;
+  std::vector<std::vector<uint8_t>> masks(G);
+  std::vector<std::vector<uint32_t>> prob_rows(G);
   std::atomic<uint64_t> fb{0};
   *method_used = c.method;
   for (size_t g = 0; g < G; ++g) {
@@ -98,6 +108,21 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     b.T = T;
     b.V = e.V;
     b.use = e.use;
+    // Positions read out: after `from`, and where `select` says so.
+    if (e.from > 0 || e.select) {
+      masks[g].assign(T, 0);
+      for (size_t t = e.from; t < T; ++t) masks[g][t] = !e.select || e.select[t];
+      b.select = masks[g].data();
+    }
+    if (e.probs_out) {
+      prob_rows[g].assign(T, 0);
+      size_t r = 0;
+      for (size_t t = 0; t < T; ++t)
+        if (!b.select || b.select[t]) prob_rows[g][t] = static_cast<uint32_t>(r++);
+      b.probs = e.probs_out;
+      b.prob_row = prob_rows[g].data();
+      b.rows = r;
+    }
     const ReadoutTiling tl = readout_tiling(e.V, T, c.threads);
     // Variant tiles cover every position: they add to the running totals directly, in t
     // order; position tiles need the bits array (summed in t order afterwards).
@@ -113,7 +138,7 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     b.method = c.method;
     b.fallbacks = &fb;
     if (c.method == Method::Certified) {
-      if (states_bounded(states[g], T * H)) {
+      if (states_bounded(states[g] + e.from * H, (T - e.from) * H)) {
         certs[g] = std::make_unique<Certificate>();
         prepare_certificate(*views[g], certs[g].get());
         b.cert = certs[g].get();

@@ -23,11 +23,17 @@ struct EvalGroup {
   TrajectoryStats* stats = nullptr;
   float* states_out = nullptr;      // [T][H] optional: the states (else scratch)
   float* pre_out = nullptr;         // [T][H] optional: pre-activations z
+  // The group starts at chunk position `from`: its dynamics run from `state` over
+  // positions from .. T-1 (rows before `from` of the outputs are not written) and its
+  // readout skips the positions before it.
+  size_t from = 0;
   // Readout (V may be 0): variants read the group's Wy/by with `use` codes.
   size_t V = 0;
   const uint8_t* use = nullptr;     // [V][H]
   double* totals = nullptr;         // [V] in/out running sums of bits, t order
   double* bits_out = nullptr;       // [V][T] optional: bits of each prediction of the chunk
+  const uint8_t* select = nullptr;  // [T] optional: read out only where select[t] != 0
+  double* probs_out = nullptr;      // [V][selected][256] optional: probability rows
 };
 
 struct EvalChunk {
@@ -47,7 +53,10 @@ struct EvalChunk {
 bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::atomic<size_t>* progress,
                     std::atomic<bool>& cancel, Method* method_used, uint64_t* fallbacks);
 
-// Work units of a chunk, for progress totals (matches what EvalProgress counts).
+// Positions of the chunk a group reads out (from, select).
+size_t selected_positions(const EvalChunk& c, const EvalGroup& g);
+
+// Work units of a chunk, for progress totals (dynamics steps + readout predictions).
 size_t evaluate_work(const EvalChunk& c, const std::vector<EvalGroup>& groups);
 
 }  // namespace satrnn

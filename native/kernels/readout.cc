@@ -137,6 +137,20 @@ inline double bits_scalar(const double* logit, double* e, int y) {
   return -gmath::log2(p > kFloor ? p : kFloor);
 }
 
+// The probability row of finished logits (00-common §4 steps 2-4): the same max, exp and
+// o-ordered sum as bits_scalar, then P[o] = e[o] / E.
+inline void probs_scalar(const double* logit, double* P) {
+  double M = -1e30;
+  for (int o = 0; o < kVocab; ++o)
+    if (logit[o] > M) M = logit[o];
+  double E = 0.0;
+  for (int o = 0; o < kVocab; ++o) {
+    P[o] = gmath::exp(logit[o] - M);
+    E = E + P[o];
+  }
+  for (int o = 0; o < kVocab; ++o) P[o] = P[o] / E;
+}
+
 // ---------------------------------------------------------------------------------------
 // Kernels behind one interface so the scalar and AVX2 drivers share the control flow.
 struct ScalarOps {
@@ -443,6 +457,13 @@ inline void put_bits(const ReadoutBatch& b, size_t v, size_t t, double bits) {
   else b.totals[v] = b.totals[v] + bits;
 }
 
+inline bool selected(const ReadoutBatch& b, size_t t) { return !b.select || b.select[t]; }
+
+// The probability row of variant v at position t, where the batch asks for rows.
+inline void put_probs(const ReadoutBatch& b, size_t v, size_t t, const double* logit) {
+  if (b.probs) probs_scalar(logit, b.probs + (v * b.rows + b.prob_row[t]) * kVocab);
+}
+
 inline bool cancelled(const std::atomic<bool>* cancel) {
   return cancel && cancel->load(std::memory_order_relaxed);
 }
@@ -460,10 +481,16 @@ void run_ordered(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, si
     const Plan p = make_plan(b, v);
     for (size_t t = t0; t < t1; ++t) {
       if ((t - t0) % 1024 == 1023 && cancelled(cancel)) return;  // long tiles stay cancellable
+      if (!selected(b, t)) continue;
       ops.ordered_all(p, b.states + t * H, logit.data(), r.data());
       put_bits(b, v, t, ops.bits(logit.data(), e.data(), b.targets[t]));
+      put_probs(b, v, t, logit.data());
     }
-    if (progress) progress->fetch_add(t1 - t0, std::memory_order_relaxed);
+    if (progress) {
+      size_t n = 0;
+      for (size_t t = t0; t < t1; ++t) n += selected(b, t);
+      progress->fetch_add(n, std::memory_order_relaxed);
+    }
   }
 }
 
@@ -498,6 +525,7 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
   uint64_t fallbacks = 0;
   for (size_t t = t0; t < t1; ++t) {
     if (cancelled(cancel)) return;
+    if (!selected(b, t)) continue;
     const float* h = b.states + t * H;
     ops.full_sums(h, S.data(), min_exp.data());
     uncertified.clear();
@@ -534,7 +562,10 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
       for (size_t k = count; k < kGroup; ++k) lanes[k] = lanes[0];
       double bits[kGroup];
       ops.bits8(lanes, y, bits);
-      for (size_t k = 0; k < count; ++k) put_bits(b, v0 + g + k, t, bits[k]);
+      for (size_t k = 0; k < count; ++k) {
+        put_bits(b, v0 + g + k, t, bits[k]);
+        put_probs(b, v0 + g + k, t, lanes[k]);
+      }
     }
     if (progress) progress->fetch_add(nv, std::memory_order_relaxed);
   }
@@ -591,7 +622,8 @@ void add_bits_in_order(const ReadoutBatch& b, double* totals) {
   for (size_t v = 0; v < b.V; ++v) {
     const double* bits = b.bits + v * b.T;
     double total = totals[v];
-    for (size_t t = 0; t < b.T; ++t) total = total + bits[t];
+    for (size_t t = 0; t < b.T; ++t)
+      if (selected(b, t)) total = total + bits[t];
     totals[v] = total;
   }
 }

@@ -48,6 +48,10 @@ struct ReadoutBatch {
   double* bits;           // [V][T] out: bits of each prediction; or null, then
   double* totals;         // [V] in/out: running sums, bits added in t order (tiles must
                           // then cover every position)
+  const uint8_t* select = nullptr;  // [T] or null: read out only where select[t] != 0
+  double* probs = nullptr;          // [V][rows][256] or null: probability rows of the
+  const uint32_t* prob_row = nullptr;  // selected positions, row prob_row[t] of each variant
+  size_t rows = 0;
   Method method;
   const Certificate* cert;           // required for Method::Certified
   std::atomic<uint64_t>* fallbacks;  // optional: logits that needed the ordered fallback
@@ -60,7 +64,7 @@ struct ReadoutBatch {
 void readout_tile(const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1, Isa isa,
                   std::atomic<size_t>* progress, const std::atomic<bool>* cancel);
 
-// totals[v] = totals[v] + bits[v*T + t] for t = 0 .. T-1 in order: the spec's §5 running
+// totals[v] = totals[v] + bits[v*T + t] for the selected t = 0 .. T-1 in order: the spec's §5 running
 // sum, continued across chunks (mean = total / predictions once the text is done).
 void add_bits_in_order(const ReadoutBatch& b, double* totals);
 

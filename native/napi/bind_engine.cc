@@ -68,6 +68,7 @@ void parse_group(Napi::Env env, const Napi::Object& g, RunState& s, Pins& pins, 
       e.stats = st.get();
       s.stats.push_back(std::move(st));
     }
+    e.from = get_size_or(env, g, "from", 0, T, 0);
     e.states_out = typed_opt<float>(env, g, "statesOut", pins, T * H);
     e.pre_out = typed_opt<float>(env, g, "preOut", pins, T * H);
   }
@@ -80,6 +81,8 @@ void parse_group(Napi::Env env, const Napi::Object& g, RunState& s, Pins& pins, 
       if (e.use[i] > kNegated) range_error(env, "use values must be 0 (absent), 1 (value), 2 (sign) or 3 (negated)");
     e.totals = typed<double>(env, g, "totals", pins, e.V);
     e.bits_out = typed_opt<double>(env, g, "bitsOut", pins, e.V * T);
+    e.select = typed_opt<uint8_t>(env, g, "select", pins, T);
+    e.probs_out = typed_opt<double>(env, g, "probsOut", pins, e.V * selected_positions(s.chunk, e) * kVocab);
     if (e.V > 0) *reads_out = true;
   }
   s.groups.push_back(e);

@@ -9,6 +9,7 @@ import { selectBackend, type Backend } from '../../lib/engine/index.js';
 import { forwardStates } from '../../lib/engine/primitives.js';
 import { SatrnnError } from '../../lib/errors.js';
 import { tanhf } from '../../lib/math/float32.js';
+import { log2 } from '../../lib/math/float64.js';
 import { Model, VOCAB } from '../../lib/model.js';
 import { PATHS, rng } from '../helpers.js';
 import { randomModel, randomText } from '../models.js';
@@ -150,6 +151,71 @@ describe('engine conformance: every path, chunked = whole, dynamics = the spec',
         same(await runAll(be, model, () => stream(), groups, 4), ref!);
       }
     }, 120_000);
+
+  it('readout at chosen positions, probability rows, and a variant started from the base state', async () => {
+    const H = 11;
+    const n = 90;
+    const model = randomModel(H, 21);
+    const text = randomText(n, 22);
+    const use = new Uint8Array(3 * H).map((_, i) => (i < H ? 1 : i % 3));
+    const positions = [0, 5, 17, 18, 40, 88];
+    const p = 30; // substitution position
+    let ref: string | undefined;
+    for (const [label, be] of backends) {
+      const base = await forwardStates(be, model, text.subarray(0, n - 1));
+      const start = { position: p, state: base.states.slice((p - 1) * H, p * H) };
+      for (const chunkSize of [undefined, 7]) {
+        const bits: number[][] = [[], [], []];
+        const rowPos: number[] = [];
+        let rowsChecked = 0;
+        const states: number[] = [];
+        const res = await evaluate(be, {
+          model,
+          text,
+          ...(chunkSize ? { chunkSize } : {}),
+          groups: [
+            { use },
+            { use, positions, probs: true },
+            { use, dynamics: { inputs: [{ position: p, byte: 3 }] } },
+            { use, dynamics: { inputs: [{ position: p, byte: 3 }], start } },
+          ],
+          stream: { bits: true, states: true },
+          onChunk: (c) => {
+            for (let v = 0; v < 3; v++) bits[v]!.push(...c.groups[0]!.bits!.subarray(v * c.steps, (v + 1) * c.steps));
+            // Probability rows: -log2(P[y]) is the bits of that prediction, variant by variant.
+            const rp = c.groups[1]!.rowPositions!;
+            rowPos.push(...rp);
+            rp.forEach((q, r) => {
+              for (let v = 0; v < 3; v++) {
+                const row = c.groups[1]!.probs!.subarray((v * rp.length + r) * 256, (v * rp.length + r + 1) * 256);
+                expect(-log2(Math.max(row[text[q + 1]!]!, 1e-30)), `${label} P row v=${v} t=${q}`).toBe(c.groups[0]!.bits![v * c.steps + q - c.pos0]);
+                rowsChecked++;
+              }
+            });
+            states.push(...c.groups[3]!.states!.subarray(Math.max(0, p - c.pos0) * H));
+          },
+        });
+        // Positions: the mean over the chosen positions, summed in t order.
+        const g1 = res.groups[1]!;
+        expect(g1.predictions).toBe(positions.length);
+        for (let v = 0; v < 3; v++) {
+          let t = 0;
+          for (const q of positions) t = t + bits[v]![q]!;
+          expect(g1.mean[v], label).toBe(t / positions.length);
+        }
+        expect(rowPos).toEqual(positions);
+        expect(rowsChecked).toBe(3 * positions.length);
+        // A started variant equals the full re-run from its start on.
+        const full = res.groups[2]!;
+        const started = res.groups[3]!;
+        expect(started.predictions).toBe(n - 1 - p);
+        expect(Array.from(started.finalState!)).toEqual(Array.from(full.finalState!));
+        const key = JSON.stringify([res.groups.map((g) => Array.from(g.mean)), states]);
+        ref ??= key;
+        expect(key, `${label} chunk ${chunkSize}`).toBe(ref);
+      }
+    }
+  });
 
   it('certified and ordered readouts agree, with the negated and sign use codes', async () => {
     const H = 24;

@@ -33,10 +33,10 @@ export class JsBackend implements Backend {
     throwIfAborted(opts.signal);
     const H = req.hidden;
     const T = req.steps;
-    const dyn = req.groups.filter((g) => !g.states);
-    const readWork = req.groups.reduce((s, g) => s + (g.use ? g.use.length / H : 0), 0) * T * H * VOCAB;
-    const total = dyn.length * T + req.groups.reduce((s, g) => s + (g.use ? (g.use.length / H) * T : 0), 0);
-    const work = dyn.length * T * H * H + readWork;
+    const dynSteps = req.groups.reduce((s, g) => s + (g.states ? 0 : T - (g.from ?? 0)), 0);
+    const predictions = req.groups.reduce((s, g) => s + (g.use ? (g.use.length / H) * readoutPositions(req, g).count : 0), 0);
+    const total = dynSteps + predictions;
+    const work = dynSteps * H * H + predictions * H * VOCAB;
     const parallel = work >= WORKER_THRESHOLD && workersAvailable() && this.threads > 1;
     return parallel ? this.runInWorkers(req, total, opts) : this.runInProcess(req, total, opts);
   }
@@ -55,9 +55,9 @@ export class JsBackend implements Backend {
         continue;
       }
       const out = g.statesOut ?? new Float32Array(T * H);
-      runDynamicsJs({ ...dynamicsArgs(req, g), states: out });
+      runDynamicsJs(dynamicsArgs(req, g, out));
       states.set(g, out);
-      done += T;
+      done += T - (g.from ?? 0);
       opts.onProgress?.(done, total);
       await this.pause(opts);
     }
@@ -65,9 +65,10 @@ export class JsBackend implements Backend {
       if (!g.use || T === 0) continue;
       const V = g.use.length / H;
       const st = states.get(g)!;
-      const method = req.method === 'certified' && statesBounded(st) ? 'certified' : 'ordered';
+      const method = req.method === 'certified' && statesBounded(st.subarray((g.from ?? 0) * H)) ? 'certified' : 'ordered';
       if (method !== req.method) certified = false;
       const bits = g.bitsOut ?? new Float64Array(V * T);
+      const sel = readoutPositions(req, g);
       // Slices of positions (all variants share each position's full sums), small enough to
       // keep the event loop responsive: a position costs the full sums plus about one term
       // pass per variant (an ordered variant: H passes).
@@ -75,12 +76,12 @@ export class JsBackend implements Backend {
       const perSlice = Math.max(1, Math.floor(SLICE_WORK / perPosition));
       for (let t0 = 0; t0 < T; t0 += perSlice) {
         const t1 = Math.min(T, t0 + perSlice);
-        fallbacks += readoutTileJs({ weights: g.weights, hidden: H, states: st, targets: req.bytes.subarray(1, T + 1), use: g.use, bits, v0: 0, v1: V, t0, t1, method });
-        done += V * (t1 - t0);
+        fallbacks += readoutTileJs({ weights: g.weights, hidden: H, states: st, targets: req.bytes.subarray(1, T + 1), use: g.use, bits, v0: 0, v1: V, t0, t1, method, ...sel.tile });
+        done += V * sel.countIn(t0, t1);
         opts.onProgress?.(done, total);
         await this.pause(opts);
       }
-      addBitsInOrder(bits, V, T, g.totals!);
+      addBitsInOrder(bits, V, T, g.totals!, sel.tile.select);
     }
     return { certified, fallbacks };
   }
@@ -109,47 +110,54 @@ export class JsBackend implements Backend {
     const plan = req.groups.map((g) => {
       if (g.states) return { g, states: shared(g.states), dyn: undefined };
       const states = sharedZeros(Float32Array, T * H);
-      const args = dynamicsArgs(req, g);
+      const from = g.from ?? 0;
+      const preAll = g.preOut ? sharedZeros(Float32Array, T * H) : undefined;
+      const args = dynamicsArgs(req, g, states);
       const dyn = {
         ...args,
         weights: sharedWeights(g.weights),
-        bytes,
+        bytes: bytes.subarray(from),
         state: shared(args.state),
         ...(args.mode ? { mode: shared(args.mode), value: shared(args.value!) } : {}),
         ...(args.substPos ? { substPos: shared(args.substPos), substByte: shared(args.substByte!) } : {}),
         ...(args.stats ? { stats: sharedStats(args.stats) } : {}),
-        ...(args.preOut ? { preOut: sharedZeros(Float32Array, T * H) } : {}),
-        states,
+        ...(preAll ? { preOut: preAll.subarray(from * H) } : {}),
       };
-      return { g, states, dyn };
+      return { g, states, dyn, preAll };
     });
-    const dynTasks: TaskInput[] = plan.filter((p) => p.dyn).map((p) => ({ type: 'dynamics' as const, ...p.dyn! }));
-    await runQueue(dynTasks, this.threads, () => opts.onProgress?.((done += T), total), opts.signal, abortError);
+    const dynPlans = plan.filter((p) => p.dyn);
+    const dynTasks: TaskInput[] = dynPlans.map((p) => ({ type: 'dynamics' as const, ...p.dyn! }));
+    await runQueue(dynTasks, this.threads, (i) => opts.onProgress?.((done += dynPlans[i]!.dyn!.steps), total), opts.signal, abortError);
     for (const p of plan) {
       if (!p.dyn) continue;
       const g = p.g;
+      const from = (g.from ?? 0) * H;
       g.state!.set(p.dyn.state);
       if (g.stats && p.dyn.stats) copyStats(p.dyn.stats, g.stats);
-      g.statesOut?.set(p.states);
-      if (g.preOut && p.dyn.preOut) g.preOut.set(p.dyn.preOut);
+      g.statesOut?.set(p.states.subarray(from), from);
+      if (g.preOut && p.preAll) g.preOut.set(p.preAll.subarray(from), from);
     }
     // Phase 2: readout tiles.
     let certified = req.method === 'certified';
     const tasks: TaskInput[] = [];
-    const owners: { bits: Float64Array; V: number; g: ChunkGroup }[] = [];
+    const owners: { bits: Float64Array; V: number; g: ChunkGroup; select: Uint8Array | undefined; probs: Float64Array | undefined }[] = [];
     const targets = bytes.subarray(1, T + 1);
     for (const p of plan) {
       const g = p.g;
       if (!g.use || T === 0) continue;
       const V = g.use.length / H;
-      const method = req.method === 'certified' && statesBounded(p.states) ? 'certified' : 'ordered';
+      const method = req.method === 'certified' && statesBounded(p.states.subarray((g.from ?? 0) * H)) ? 'certified' : 'ordered';
       if (method !== req.method) certified = false;
       const bits = sharedZeros(Float64Array, V * T);
-      owners.push({ bits, V, g });
+      const sel = readoutPositions(req, g);
+      const select = sel.tile.select ? shared(sel.tile.select) : undefined;
+      const probs = g.probsOut ? sharedZeros(Float64Array, g.probsOut.length) : undefined;
+      owners.push({ bits, V, g, select, probs });
       const use = shared(g.use);
       const w = sharedWeights(g.weights);
+      const extra = { ...(select ? { select } : {}), ...(probs ? { probs, probRow: shared(sel.tile.probRow!), rows: sel.tile.rows! } : {}) };
       for (const tile of readoutTiles(V, T, this.threads))
-        tasks.push({ type: 'readout', weights: w, hidden: H, states: p.states, targets, use, bits, method, ...tile });
+        tasks.push({ type: 'readout', weights: w, hidden: H, states: p.states, targets, use, bits, method, ...tile, ...extra, count: (tile.v1 - tile.v0) * sel.countIn(tile.t0, tile.t1) });
     }
     let fallbacks = 0;
     await runQueue(
@@ -158,15 +166,16 @@ export class JsBackend implements Backend {
       (i, reply) => {
         const t = tasks[i] as Extract<TaskInput, { type: 'readout' }>;
         fallbacks += reply.value;
-        done += (t.v1 - t.v0) * (t.t1 - t.t0);
+        done += t.count ?? 0;
         opts.onProgress?.(done, total);
       },
       opts.signal,
       abortError,
     );
-    for (const { bits, V, g } of owners) {
+    for (const { bits, V, g, select, probs } of owners) {
       g.bitsOut?.set(bits);
-      addBitsInOrder(bits, V, T, g.totals!);
+      if (probs) g.probsOut!.set(probs);
+      addBitsInOrder(bits, V, T, g.totals!, select);
     }
     return { certified, fallbacks };
   }
@@ -192,19 +201,41 @@ export class JsBackend implements Backend {
   }
 }
 
-function dynamicsArgs(req: ChunkRequest, g: ChunkGroup) {
+/** The positions a group reads out (after `from`, where `select` says so), for tiles and counts. */
+function readoutPositions(req: ChunkRequest, g: ChunkGroup) {
+  const T = req.steps;
+  const from = g.from ?? 0;
+  let select: Uint8Array | undefined;
+  if (from > 0 || g.select) select = new Uint8Array(T).map((_, t) => (t >= from && (!g.select || g.select[t] !== 0) ? 1 : 0));
+  const prefix = new Uint32Array(T + 1);
+  for (let t = 0; t < T; t++) prefix[t + 1] = prefix[t]! + (!select || select[t] !== 0 ? 1 : 0);
+  let probRow: Uint32Array | undefined;
+  if (g.probsOut) probRow = prefix.subarray(0, T);
+  const count = prefix[T]!;
+  return {
+    count,
+    countIn: (t0: number, t1: number): number => prefix[t1]! - prefix[t0]!,
+    tile: { ...(select ? { select } : {}), ...(probRow ? { probs: g.probsOut!, probRow, rows: count } : {}) },
+  };
+}
+
+/** The dynamics task of a group, writing states (and pre-activations) from row `from` on. */
+function dynamicsArgs(req: ChunkRequest, g: ChunkGroup, states: Float32Array) {
+  const from = g.from ?? 0;
+  const H = req.hidden;
   return {
     weights: g.weights,
-    hidden: req.hidden,
-    bytes: req.bytes,
-    pos0: req.pos0,
-    steps: req.steps,
+    hidden: H,
+    bytes: req.bytes.subarray(from),
+    pos0: req.pos0 + from,
+    steps: req.steps - from,
+    states: states.subarray(from * H),
     state: g.state!,
     ...(g.stepsBefore !== undefined ? { stepsBefore: g.stepsBefore } : {}),
     ...(g.mode ? { mode: g.mode, value: g.value! } : {}),
     ...(g.substPos ? { substPos: g.substPos, substByte: g.substByte! } : {}),
     ...(g.stats ? { stats: g.stats } : {}),
-    ...(g.preOut ? { preOut: g.preOut } : {}),
+    ...(g.preOut ? { preOut: g.preOut.subarray(from * H) } : {}),
   };
 }
 
@@ -261,6 +292,7 @@ function checkChunk(req: ChunkRequest): void {
           if (!Number.isInteger(p) || p < 0 || (i > 0 && !(p > g.substPos![i - 1]!))) bad('substPos must hold ascending non-negative integer positions');
         });
       }
+      if (g.from !== undefined && !(Number.isInteger(g.from) && g.from >= 0 && g.from <= T)) bad(`from must be an integer in [0, ${T}]`);
       len(g.statesOut, T * H, 'statesOut');
       len(g.preOut, T * H, 'preOut');
     }
@@ -271,6 +303,8 @@ function checkChunk(req: ChunkRequest): void {
       if (!g.totals) bad('totals is required with use');
       len(g.totals, V, 'totals');
       len(g.bitsOut, V * T, 'bitsOut');
+      len(g.select, T, 'select');
+      if (g.probsOut) len(g.probsOut, V * readoutPositions(req, g).count * VOCAB, 'probsOut');
       if (V > 0) readsOut = true;
     }
   }

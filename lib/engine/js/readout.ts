@@ -10,6 +10,19 @@ const fround = Math.fround;
 
 const FLOOR = 1e-30;
 
+/** The probability row of finished logits (00-common §4 steps 2-4), written at out[off ..]. */
+export function probsFromLogits(logit: Float64Array, out: Float64Array, off: number): void {
+  let M = -1e30;
+  for (let o = 0; o < VOCAB; o++) if (logit[o]! > M) M = logit[o]!;
+  let E = 0.0;
+  for (let o = 0; o < VOCAB; o++) {
+    const v = exp(logit[o]! - M);
+    out[off + o] = v;
+    E = E + v;
+  }
+  for (let o = 0; o < VOCAB; o++) out[off + o] = out[off + o]! / E;
+}
+
 /** Steps 2-5 of 00-common §4 on finished logits. `e` is scratch space of 256 doubles. */
 export function bitsFromLogits(logit: Float64Array, e: Float64Array, y: number): number {
   let M = -1e30;
@@ -42,6 +55,12 @@ export interface ReadoutTile {
   t1: number;
   /** 'certified' only when every state is in [-1, 1] (statesBounded). */
   method: ReadoutMethod;
+  /** [T] or absent: read out only where select[t] != 0. */
+  select?: Uint8Array;
+  /** [V*rows*256]: probability rows; probRow[t] is position t's row. */
+  probs?: Float64Array;
+  probRow?: Uint32Array;
+  rows?: number;
 }
 
 const ABSENT = USE.absent;
@@ -184,6 +203,7 @@ export function readoutTileJs(a: ReadoutTile): number {
   const uncertified: number[] = [];
   let fallbacks = 0;
   for (let t = a.t0; t < a.t1; t++) {
+    if (a.select && a.select[t] === 0) continue;
     const hb = t * H;
     if (cert) {
       uncertified.length = 0;
@@ -231,16 +251,17 @@ export function readoutTileJs(a: ReadoutTile): number {
         for (let o = 0; o < VOCAB; o++) logit[o] = orderedLogit(Wy, by, H, p, states, hb, o);
       }
       a.bits[(a.v0 + i) * T + t] = bitsFromLogits(logit, e, targets[t]!);
+      if (a.probs) probsFromLogits(logit, a.probs, ((a.v0 + i) * a.rows! + a.probRow![t]!) * VOCAB);
     }
   }
   return fallbacks;
 }
 
-/** totals[v] = totals[v] + bits[v*T + t] for t in order (00-common §5's running sum, across chunks). */
-export function addBitsInOrder(bits: Float64Array, V: number, T: number, totals: Float64Array): void {
+/** totals[v] = totals[v] + bits[v*T + t] for the selected t in order (00-common §5's running sum, across chunks). */
+export function addBitsInOrder(bits: Float64Array, V: number, T: number, totals: Float64Array, select?: Uint8Array): void {
   for (let v = 0; v < V; v++) {
     let total = totals[v]!;
-    for (let t = 0; t < T; t++) total = total + bits[v * T + t]!;
+    for (let t = 0; t < T; t++) if (!select || select[t] !== 0) total = total + bits[v * T + t]!;
     totals[v] = total;
   }
 }

@@ -7,7 +7,7 @@ import { readoutTileJs, type ReadoutTile } from './readout.js';
 
 export type WorkerTask =
   | ({ type: 'dynamics'; id: number } & DynamicsChunk)
-  | ({ type: 'readout'; id: number } & ReadoutTile)
+  | ({ type: 'readout'; id: number; /** Predictions in the tile (for progress). */ count?: number } & ReadoutTile)
   | { type: 'trainEpoch'; id: number; weights: Float32Array; hidden: number; data: Uint8Array; lr: number; params: TrainEpochParams }
   | { type: 'evalBpc'; id: number; weights: Float32Array; hidden: number; data: Uint8Array };
 
