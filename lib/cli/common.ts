@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, 
 import os from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { BackendOptions } from '../engine/index.js';
 import { SatrnnError } from '../errors.js';
 
@@ -21,11 +21,19 @@ export function backendOptions(f: BackendFlags): BackendOptions {
     o.backend = f.backend;
   }
   if (f.isa !== undefined) {
-    if (f.isa !== 'avx2' && f.isa !== 'scalar') throw new SatrnnError('BAD_OPTION', `--isa must be avx2 or scalar (got '${f.isa}')`);
+    if (f.isa !== 'avx2' && f.isa !== 'sse2' && f.isa !== 'scalar') throw new SatrnnError('BAD_OPTION', `--isa must be avx2, sse2 or scalar (got '${f.isa}')`);
     o.isa = f.isa;
   }
   if (f.threads !== undefined) o.threads = f.threads;
   return o;
+}
+
+/** The flags every computing command takes: --backend, --isa, --threads (`threadsHelp` says what threads do there). */
+export function addBackendOptions(cmd: Command, threadsHelp = 'worker threads (native threads or js worker_threads; default: all cores)'): Command {
+  return cmd
+    .addOption(new Option('--backend <name>', 'native or js (default: native when it loads)'))
+    .addOption(new Option('--isa <isa>', 'native code path: avx2, sse2 or scalar (portable loops); default: the best available'))
+    .addOption(new Option('--threads <n>', threadsHelp).argParser(parseIntOption(1, 256)));
 }
 
 export function parseIntOption(min: number, max: number) {

@@ -33,7 +33,7 @@ export function registerInfo(program: Command): void {
     .command('info')
     .description('show the backend, ISA, thread count and versions in use')
     .option('--backend <name>', 'native or js')
-    .option('--isa <isa>', 'avx2 or scalar')
+    .option('--isa <isa>', 'avx2, sse2 or scalar')
     .option('--json', 'print JSON')
     .action((flags: BackendFlags & { json?: boolean }) => {
       const info = backendInfo(flags);

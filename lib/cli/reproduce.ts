@@ -1,6 +1,6 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { PROGRAMS, reproduce, usage } from '../programs/index.js';
-import { backendOptions, emit, interrupt, parseIntOption, warn, type BackendFlags } from './common.js';
+import { addBackendOptions, backendOptions, emit, interrupt, warn, type BackendFlags } from './common.js';
 import { progressBar } from './progress.js';
 
 interface ReproduceFlags extends BackendFlags {
@@ -9,16 +9,14 @@ interface ReproduceFlags extends BackendFlags {
 }
 
 export function registerReproduce(program: Command): void {
-  program
+  const cmd = program
     .command('reproduce')
     .description('print exactly what an original research program printed (byte for byte)')
     .argument('[program]', 'original program name (see --list)')
     .argument('[args...]', "the original's positional arguments, e.g. <data> <model>")
     .option('--list', 'list the programs that can be reproduced')
-    .addOption(new Option('--backend <name>', 'native or js (default: native when it loads)'))
-    .addOption(new Option('--isa <isa>', 'native code path: avx2 or scalar (default: best available)'))
-    .addOption(new Option('--threads <n>', 'native worker threads').argParser(parseIntOption(1, 256)))
-    .option('-o, --output <file>', 'write the output to a file instead of stdout')
+    .option('-o, --output <file>', 'write the output to a file instead of stdout');
+  addBackendOptions(cmd)
     .addHelpText(
       'after',
       `\nPrograms:\n${PROGRAMS.map((p) => `  ${usage(p)}\n      ${p.summary}`).join('\n')}\n`,

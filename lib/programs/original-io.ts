@@ -1,7 +1,9 @@
 // Input rules shared by the originals' reproduce entries (notes/conventions.md).
+import { Analysis } from '../analysis.js';
 import { checkData } from '../data.js';
 import { SatrnnError } from '../errors.js';
 import { readFileChecked } from '../io.js';
+import type { BackendOptions } from '../engine/index.js';
 import { Model, REFERENCE_HIDDEN, parseModel } from '../model.js';
 
 /** The originals read one 1,100-byte buffer and use at most 1,024 bytes. */
@@ -27,4 +29,11 @@ export function atoi(s: string): number {
   if (!Number.isSafeInteger(v) || v > 2147483647 || v < -2147483648)
     throw new SatrnnError('BAD_OPTION', `'${s}' is out of the range of a C int`);
   return v;
+}
+
+/** The analysis of a `<data> <model>` program: the originals' input rules, the context's backend. */
+export function originalAnalysis(dataFile: string, modelFile: string, ctx: { backend?: BackendOptions; onWarning?: (m: string) => void }): Analysis {
+  const data = readOriginalData(dataFile);
+  const model = readOriginalModel(modelFile, ctx.onWarning);
+  return new Analysis({ model, data, ...(ctx.backend ? { backend: ctx.backend } : {}) });
 }

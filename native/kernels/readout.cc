@@ -123,8 +123,9 @@ inline double ordered_logit(const ModelView& m, const Plan& p, const float* h, i
   return s;
 }
 
-// Steps 2-5 of 00-common §4 on finished logits.
-inline double bits_scalar(const double* logit, double* e, int y) {
+// Steps 2-3 of 00-common §4 on finished logits: e[o] = exp(logit[o] - M) with M the max
+// (start -1e30, strictly greater), and their sum in o order, returned.
+inline double softmax_exp(const double* logit, double* e) {
   double M = -1e30;
   for (int o = 0; o < kVocab; ++o)
     if (logit[o] > M) M = logit[o];
@@ -133,21 +134,19 @@ inline double bits_scalar(const double* logit, double* e, int y) {
     e[o] = gmath::exp(logit[o] - M);
     E = E + e[o];
   }
-  const double p = e[y] / E;
-  return -gmath::log2(p > kFloor ? p : kFloor);
+  return E;
 }
 
-// The probability row of finished logits (00-common §4 steps 2-4): the same max, exp and
-// o-ordered sum as bits_scalar, then P[o] = e[o] / E.
+// Steps 2-5: the bits of target y.
+inline double bits_scalar(const double* logit, double* e, int y) {
+  const double E = softmax_exp(logit, e);
+  const double q = e[y] / E;
+  return -gmath::log2(q > kFloor ? q : kFloor);
+}
+
+// The probability row: P[o] = e[o] / E.
 inline void probs_scalar(const double* logit, double* P) {
-  double M = -1e30;
-  for (int o = 0; o < kVocab; ++o)
-    if (logit[o] > M) M = logit[o];
-  double E = 0.0;
-  for (int o = 0; o < kVocab; ++o) {
-    P[o] = gmath::exp(logit[o] - M);
-    E = E + P[o];
-  }
+  const double E = softmax_exp(logit, P);
   for (int o = 0; o < kVocab; ++o) P[o] = P[o] / E;
 }
 

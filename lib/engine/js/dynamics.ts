@@ -2,30 +2,23 @@
 // variant of the forward pass over a chunk, from a carried state, with interventions,
 // input substitutions and the trajectory statistics.
 import { NEURON } from '../types.js';
-import type { StatsAccumulators } from '../types.js';
+import type { ChunkGroup } from '../types.js';
 import { stepJs } from './step.js';
 
 const fround = Math.fround;
 
-export interface DynamicsChunk {
-  weights: Float32Array;
+/** One group's dynamics over a chunk: the group's own fields (lib/engine/types.ts) plus where it runs. */
+export type DynamicsChunk = Pick<ChunkGroup, 'weights' | 'stepsBefore' | 'mode' | 'value' | 'substPos' | 'substByte' | 'stats' | 'preOut'> & {
   hidden: number;
-  /** Input bytes of the chunk (at least `steps`). */
+  /** Input bytes of the chunk (at least `steps`), the first at absolute position pos0. */
   bytes: Uint8Array;
   pos0: number;
   steps: number;
   /** [H] in/out. */
   state: Float32Array;
-  stepsBefore?: number;
-  mode?: Uint8Array;
-  value?: Float32Array;
-  substPos?: Float64Array;
-  substByte?: Uint8Array;
-  stats?: StatsAccumulators;
   /** [steps*H] out. */
   states: Float32Array;
-  preOut?: Float32Array;
-}
+};
 
 /** Runs the chunk; `shouldStop` is polled every 1,024 steps (true: stop, returns false). */
 export function runDynamicsJs(c: DynamicsChunk, shouldStop?: () => boolean): boolean {

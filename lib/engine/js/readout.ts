@@ -10,29 +10,31 @@ const fround = Math.fround;
 
 const FLOOR = 1e-30;
 
-/** The probability row of finished logits (00-common §4 steps 2-4), written at out[off ..]. */
-export function probsFromLogits(logit: Float64Array, out: Float64Array, off: number): void {
+/**
+ * Steps 2-3 of 00-common §4 on finished logits: e[off + o] = exp(logit[o] - M) with M the
+ * max (start -1e30, strictly greater); returns their sum in o order.
+ */
+function softmaxExp(logit: Float64Array, e: Float64Array, off: number): number {
   let M = -1e30;
   for (let o = 0; o < VOCAB; o++) if (logit[o]! > M) M = logit[o]!;
   let E = 0.0;
   for (let o = 0; o < VOCAB; o++) {
     const v = exp(logit[o]! - M);
-    out[off + o] = v;
+    e[off + o] = v;
     E = E + v;
   }
+  return E;
+}
+
+/** The probability row of finished logits (00-common §4 steps 2-4), written at out[off ..]. */
+export function probsFromLogits(logit: Float64Array, out: Float64Array, off: number): void {
+  const E = softmaxExp(logit, out, off);
   for (let o = 0; o < VOCAB; o++) out[off + o] = out[off + o]! / E;
 }
 
 /** Steps 2-5 of 00-common §4 on finished logits. `e` is scratch space of 256 doubles. */
 export function bitsFromLogits(logit: Float64Array, e: Float64Array, y: number): number {
-  let M = -1e30;
-  for (let o = 0; o < VOCAB; o++) if (logit[o]! > M) M = logit[o]!;
-  let E = 0.0;
-  for (let o = 0; o < VOCAB; o++) {
-    const v = exp(logit[o]! - M);
-    e[o] = v;
-    E = E + v;
-  }
+  const E = softmaxExp(logit, e, 0);
   const p = e[y]! / E;
   return -log2(p > FLOOR ? p : FLOOR);
 }

@@ -7,7 +7,7 @@ import { ReadoutKnockout, type ReadoutKnockoutResult } from './experiment.js';
 import { formatKnockoutCsv, formatKnockoutTable } from './format-table.js';
 import { loadModel } from '../../model.js';
 import { VERSION } from '../../version.js';
-import { backendOptions, emit, expandModelPaths, interrupt, openDataSource, parseIntOption, type BackendFlags } from '../../cli/common.js';
+import { addBackendOptions, backendOptions, emit, expandModelPaths, interrupt, openDataSource, parseIntOption, type BackendFlags } from '../../cli/common.js';
 import { progressBar } from '../../cli/progress.js';
 
 interface KnockoutFlags extends BackendFlags {
@@ -22,7 +22,7 @@ interface KnockoutFlags extends BackendFlags {
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 export function registerKnockout(program: Command): void {
-  program
+  const cmd = program
     .command('knockout')
     .description('rank neurons by the bpc increase when their readout (Wy column) is removed')
     .addOption(new Option('-m, --model <file>', 'model file or folder of .bin files (repeatable; default: the embedded model)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
@@ -30,11 +30,8 @@ export function registerKnockout(program: Command): void {
     .addOption(new Option('--top <n>', 'show only the N most important neurons').argParser(parseIntOption(1, 1 << 16)))
     .option('--json', 'JSON output with provenance')
     .option('--csv', 'CSV output')
-    .option('-o, --output <file>', 'write to a file instead of stdout')
-    .addOption(new Option('--backend <name>', 'native or js'))
-    .addOption(new Option('--isa <isa>', 'avx2, sse2 or scalar'))
-    .addOption(new Option('--threads <n>', 'native worker threads').argParser(parseIntOption(1, 256)))
-    .action(async (flags: KnockoutFlags) => {
+    .option('-o, --output <file>', 'write to a file instead of stdout');
+  addBackendOptions(cmd).action(async (flags: KnockoutFlags) => {
       if (flags.json && flags.csv) throw new SatrnnError('BAD_OPTION', 'choose one of --json and --csv');
       // No --model / --data: the embedded default model and the corpus it was trained on.
       const modelPaths = flags.model?.length ? flags.model : [DEFAULT_MODEL];

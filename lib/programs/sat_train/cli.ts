@@ -10,7 +10,7 @@ import { saveModel } from '../../model.js';
 import { sprintf } from '../../format/printf.js';
 import { loadCheckpoint, makeCheckpoint, resolveTrainOptions, saveCheckpoint, train, type EpochMetrics, type ResolvedTrainOptions } from './experiment.js';
 import { VERSION } from '../../version.js';
-import { backendOptions, emit, interrupt, parseIntOption, type BackendFlags } from '../../cli/common.js';
+import { addBackendOptions, backendOptions, emit, interrupt, parseIntOption, type BackendFlags } from '../../cli/common.js';
 
 interface TrainFlags extends BackendFlags, ResolvedTrainOptions {
   data?: string;
@@ -38,7 +38,7 @@ function prepareOutDir(dir: string): void {
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const cmd = program
     .command('train')
     .description('train a sat-rnn (exact by default: same bytes on every backend); writes best.bin, final.bin and checkpoints')
     .option('-d, --data <file>', 'training text (default: the embedded corpus)')
@@ -53,11 +53,8 @@ export function registerTrain(program: Command): void {
     .option('--resume <checkpoint.json>', 'continue from a checkpoint (same options and data)')
     .addOption(new Option('--eval <when>', 'evaluation schedule').choices(['reported', 'every', 'never']).default('reported'))
     .option('--json', 'print the metrics as JSON at the end')
-    .option('--fast', 'fast, NOT bit-exact kernels (native backend on AVX2+FMA CPUs; ~3x faster, trains as well)')
-    .addOption(new Option('--backend <name>', 'native or js'))
-    .addOption(new Option('--isa <isa>', 'avx2 or scalar'))
-    .addOption(new Option('--threads <n>', 'with --fast: 1 = one thread, 2+ = a helper thread too (default: all cores)').argParser(parseIntOption(1, 256)))
-    .action(async (flags: TrainFlags, cmd: Command) => {
+    .option('--fast', 'fast, NOT bit-exact kernels (native backend on AVX2+FMA CPUs; ~3x faster, trains as well)');
+  addBackendOptions(cmd, 'with --fast: 1 = one thread, 2+ = a helper thread too (default: all cores)').action(async (flags: TrainFlags, cmd: Command) => {
       const dataFile = flags.data ?? DEFAULT_CORPUS;
       const data = loadData(dataFile);
       const resume = flags.resume ? loadCheckpoint(flags.resume) : undefined;
