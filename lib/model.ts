@@ -77,17 +77,19 @@ export class Model {
 }
 
 function arrayAndIndex(index: number, H: number): string {
-  const parts: [string, number, number][] = [
-    ['Wx', H * VOCAB, VOCAB],
-    ['Wh', H * H, H],
-    ['bh', H, 1],
-    ['Wy', VOCAB * H, H],
-    ['by', VOCAB, 1],
+  const l = layout(H);
+  const parts: [string, number, number, number][] = [
+    ['Wx', l.Wx, l.Wh, VOCAB],
+    ['Wh', l.Wh, l.bh, H],
+    ['bh', l.bh, l.Wy, 1],
+    ['Wy', l.Wy, l.by, H],
+    ['by', l.by, l.count, 1],
   ];
-  let i = index;
-  for (const [name, len, cols] of parts) {
-    if (i < len) return cols === 1 ? `${name}[${i}]` : `${name}[${Math.floor(i / cols)}][${i % cols}]`;
-    i -= len;
+  for (const [name, start, end, cols] of parts) {
+    if (index >= start && index < end) {
+      const i = index - start;
+      return cols === 1 ? `${name}[${i}]` : `${name}[${Math.floor(i / cols)}][${i % cols}]`;
+    }
   }
   return `#${index}`;
 }

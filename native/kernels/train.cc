@@ -90,8 +90,14 @@ struct Params {
   float* bh;
   float* Wy;
   float* by;
-  Params(float* p, size_t H)
-      : Wx(p), Wh(p + H * kVocab), bh(Wh + H * H), Wy(bh + H), by(Wy + kVocab * H) {}
+  Params(float* p, size_t H) {
+    const Layout l = layout(H);
+    Wx = p + l.Wx;
+    Wh = p + l.Wh;
+    bh = p + l.bh;
+    Wy = p + l.Wy;
+    by = p + l.by;
+  }
 };
 
 // glibc expf as the reference machine computes it (its FMA build, gmath::expf). That build

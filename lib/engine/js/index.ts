@@ -8,7 +8,7 @@ import { runQueue, shared, sharedZeros, workersAvailable, type TaskInput } from 
 import { addBitsInOrder, readoutTileJs, statesBounded } from './readout.js';
 import { SLICE_WORK, WORKER_THRESHOLD, readoutTiles } from './schedule.js';
 
-const VOCAB = 256;
+import { VOCAB, layout } from '../layout.js';
 
 /**
  * The pure TypeScript backend: same answers as native, bit for bit. A chunk's dynamics
@@ -269,7 +269,7 @@ function checkChunk(req: ChunkRequest): void {
   if (!Number.isInteger(H) || H < 1 || H > 1 << 16) bad('hidden must be an integer in [1, 65536]');
   if (!Number.isInteger(T) || T < 0) bad('steps must be a non-negative integer');
   if (!Number.isInteger(req.pos0) || req.pos0 < 0) bad('pos0 must be a non-negative integer');
-  const count = H * H + 2 * VOCAB * H + H + VOCAB;
+  const count = layout(H).count;
   let readsOut = false;
   const len = (a: { length: number } | undefined, n: number, what: string): void => {
     if (a !== undefined && a.length !== n) bad(`${what} has length ${a.length}, expected ${n}`);
