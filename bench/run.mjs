@@ -64,7 +64,7 @@ for (const suite of suites)
 const ORIGINAL_TRAIN_MS = 390;
 const trainConfigs = [
   ...(loadAddon()?.info().fastTraining ? [{ backend: 'native', isa: 'avx2', fast: true }] : []),
-  ...(loadAddon() ? (loadAddon().info().avx2 ? ['avx2', 'scalar'] : ['scalar']).map((isa) => ({ backend: 'native', isa })) : []),
+  ...(loadAddon() ? [...(loadAddon().info().avx2 ? ['avx2'] : []), ...(loadAddon().info().sse2 ? ['sse2'] : []), 'scalar'].map((isa) => ({ backend: 'native', isa })) : []),
   { backend: 'js', threads: 1 },
 ];
 for (const { fast, ...cfg } of trainConfigs) {

@@ -73,4 +73,19 @@ inline ReadoutTiling readout_tiling(size_t V, size_t T, unsigned threads) {
   return r;
 }
 
+// Position tiles of a readout that follows a running recurrence: small enough that the
+// readers start soon after it and finish soon after it ends, large enough to amortise a
+// tile's set-up (its variants' plans).
+constexpr size_t kPipelineTilesPerThread = 16;
+constexpr size_t kPipelineMinTile = 16;
+
+inline ReadoutTiling pipelined_tiling(size_t T, unsigned threads) {
+  ReadoutTiling r{};
+  r.split_positions = true;
+  const size_t want = (T + kPipelineTilesPerThread * threads - 1) / (kPipelineTilesPerThread * threads);
+  r.tile = want < kPipelineMinTile ? kPipelineMinTile : want;
+  r.tiles = T == 0 ? 0 : (T + r.tile - 1) / r.tile;
+  return r;
+}
+
 }  // namespace satrnn

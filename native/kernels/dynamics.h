@@ -44,10 +44,12 @@ struct TrajectoryStats {
 // before the first byte, then the state after the last). Writes state t to
 // states[t*H] and, if `pre` is set, the pre-activations z to pre[t*H]; updates `stats`
 // if set (steps_before = steps this variant has already taken, for flips). Checks
-// `cancel` every kCancelEvery steps and returns false if it fired.
+// `cancel` every kCancelEvery steps and returns false if it fired. `ready` (optional) is
+// set to the number of states written so far (release order), for readers that follow
+// the recurrence.
 bool run_dynamics(const DynamicsVariant& v, size_t H, const uint8_t* bytes, uint64_t pos0, size_t steps, float* h,
                   float* states, float* pre, const TrajectoryStats* stats, uint64_t steps_before, Isa isa,
-                  const std::atomic<bool>* cancel);
+                  const std::atomic<bool>* cancel, std::atomic<size_t>* ready = nullptr);
 
 // How often every kernel looks at its cancel flag, in positions (the bound: 4096).
 constexpr size_t kCancelEvery = 1024;

@@ -1,6 +1,9 @@
 #include "kernels/evaluate.h"
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
+#include <thread>
 
 #include "core/parallel.h"
 
@@ -41,25 +44,55 @@ size_t evaluate_work(const EvalChunk& c, const std::vector<EvalGroup>& groups) {
   return w;
 }
 
+// Whether a group's states are within [-1, 1] by construction: tanh outputs and signs are;
+// clamp values must be. (Checked again after the run: a pathological model whose sums
+// overflow to NaN is caught there.)
+static bool bounded_by_construction(const EvalGroup& e, size_t H) {
+  if (!e.dyn.mode) return true;
+  for (size_t j = 0; j < H; ++j)
+    if (e.dyn.mode[j] == kNeuronClamp && !(std::fabs(e.dyn.value[j]) <= 1.0f)) return false;
+  return true;
+}
+
 bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::atomic<size_t>* progress,
                     std::atomic<bool>& cancel, Method* method_used, uint64_t* fallbacks) {
   const size_t H = c.H, T = c.T, G = groups.size();
-  // Phase 1: the dynamics of every group, one group per thread (each is one sequential
-  // recurrence). Scratch states only where the caller did not ask for them.
+  // Readout tiles of a group with dynamics can be position ranges that start as soon as the
+  // recurrence has produced their states (one thread runs the recurrence, the others read
+  // out behind it); otherwise the one tiling policy.
+  // Pipelining pays when the recurrences are fewer than the threads (otherwise every thread
+  // is busy with a recurrence first anyway).
+  size_t recurrences = 0;
+  for (const EvalGroup& e : groups) recurrences += e.given_states ? 0 : 1;
+  const bool pipeline = c.threads > 1 && recurrences < c.threads;
+  auto tiling = [&](const EvalGroup& e) {
+    if (!e.given_states && pipeline) return pipelined_tiling(T, c.threads);
+    return readout_tiling(e.V, T, c.threads);
+  };
   size_t scratch_states = 0, scratch_bits = 0;
   for (const EvalGroup& e : groups) {
     if (!e.given_states && !e.states_out) scratch_states += T * H;
-    if (e.V > 0 && !e.bits_out && readout_tiling(e.V, T, c.threads).split_positions) scratch_bits += e.V * T;
+    if (e.V > 0 && !e.bits_out && tiling(e).split_positions) scratch_bits += e.V * T;
   }
   Scratch<float> sstates(tls_states, scratch_states);
   Scratch<double> sbits(tls_bits, scratch_bits);
   float* next_states = tls_states.data();
   double* next_bits = tls_bits.data();
+
+  // Dynamics jobs first (each one sequential recurrence), then readout tiles: threads take
+  // jobs in this order, so a tile only ever waits for a recurrence that is running.
+  struct Job {
+    size_t g;
+    bool dynamics;
+    size_t v0, v1, t0, t1;
+  };
+  std::vector<Job> jobs;
   std::vector<const float*> states(G, nullptr);
   std::vector<float*> outp(G, nullptr);
-  std::vector<size_t> dyn;
+  std::unique_ptr<std::atomic<size_t>[]> ready(new std::atomic<size_t>[G]);
   for (size_t g = 0; g < G; ++g) {
     EvalGroup& e = groups[g];
+    ready[g].store(e.given_states ? T : e.from);
     if (e.given_states) {
       states[g] = e.given_states;
       continue;
@@ -71,30 +104,15 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     }
     outp[g] = out;
     states[g] = out;
-    dyn.push_back(g);
+    jobs.push_back({g, true, 0, 0, e.from, T});
   }
-  std::atomic<bool> dyn_cancelled{false};
-  parallel_for(dyn.size(), c.threads, cancel, [&](size_t k) {
-    EvalGroup& e = groups[dyn[k]];
-    const size_t f = e.from;
-    if (!run_dynamics(e.dyn, H, c.bytes + f, c.pos0 + f, T - f, e.state, outp[dyn[k]] + f * H, e.pre_out ? e.pre_out + f * H : nullptr,
-                      e.stats, e.steps_before, c.isa, &cancel))
-      dyn_cancelled.store(true);
-    if (progress) progress->fetch_add(T - f, std::memory_order_relaxed);
-  });
-  if (dyn_cancelled.load() || cancel.load()) return false;
 
-  // Phase 2: the readout of every group, cut into tiles by the one tiling policy.
-  struct Job {
-    size_t g;
-    size_t v0, v1, t0, t1;
-  };
   std::vector<ReadoutBatch> batches(G);
   std::vector<std::unique_ptr<ModelView>> views(G);
   std::vector<std::unique_ptr<Certificate>> certs(G);
-  std::vector<Job> jobs;
   std::vector<std::vector<uint8_t>> masks(G);
   std::vector<std::vector<uint32_t>> prob_rows(G);
+  std::vector<std::vector<double>> totals_before(G);
   std::atomic<uint64_t> fb{0};
   *method_used = c.method;
   for (size_t g = 0; g < G; ++g) {
@@ -123,7 +141,7 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
       b.prob_row = prob_rows[g].data();
       b.rows = r;
     }
-    const ReadoutTiling tl = readout_tiling(e.V, T, c.threads);
+    const ReadoutTiling tl = tiling(e);
     // Variant tiles cover every position: they add to the running totals directly, in t
     // order; position tiles need the bits array (summed in t order afterwards).
     if (e.bits_out) {
@@ -134,11 +152,13 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     } else {
       b.bits = nullptr;
       b.totals = e.totals;
+      totals_before[g].assign(e.totals, e.totals + e.V);  // restored if the readout is redone
     }
     b.method = c.method;
     b.fallbacks = &fb;
+    const bool bounded = e.given_states ? states_bounded(states[g] + e.from * H, (T - e.from) * H) : bounded_by_construction(e, H);
     if (c.method == Method::Certified) {
-      if (states_bounded(states[g] + e.from * H, (T - e.from) * H)) {
+      if (bounded) {
         certs[g] = std::make_unique<Certificate>();
         prepare_certificate(*views[g], certs[g].get());
         b.cert = certs[g].get();
@@ -149,18 +169,47 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     }
     for (size_t i = 0; i < tl.tiles; ++i) {
       const size_t a = i * tl.tile;
-      if (tl.split_positions) jobs.push_back({g, 0, e.V, a, std::min(T, a + tl.tile)});
-      else jobs.push_back({g, a, std::min(e.V, a + tl.tile), 0, T});
+      if (tl.split_positions) jobs.push_back({g, false, 0, e.V, a, std::min(T, a + tl.tile)});
+      else jobs.push_back({g, false, a, std::min(e.V, a + tl.tile), 0, T});
     }
   }
+
   std::atomic<size_t> dummy{0};
   parallel_for(jobs.size(), c.threads, cancel, [&](size_t k) {
     const Job& j = jobs[k];
+    EvalGroup& e = groups[j.g];
+    if (j.dynamics) {
+      const size_t f = e.from;
+      if (!run_dynamics(e.dyn, H, c.bytes + f, c.pos0 + f, T - f, e.state, outp[j.g] + f * H, e.pre_out ? e.pre_out + f * H : nullptr,
+                        e.stats, e.steps_before, c.isa, &cancel, &ready[j.g]))
+        return;
+      ready[j.g].store(T, std::memory_order_release);
+      if (progress) progress->fetch_add(T - f, std::memory_order_relaxed);
+      return;
+    }
+    // Wait for the recurrence to pass this tile (it is running on another thread).
+    while (ready[j.g].load(std::memory_order_acquire) < j.t1) {
+      if (cancel.load(std::memory_order_relaxed)) return;
+      std::this_thread::yield();
+    }
     readout_tile(batches[j.g], j.v0, j.v1, j.t0, j.t1, c.isa, progress ? progress : &dummy, &cancel);
   });
   if (cancel.load()) return false;
-  for (size_t g = 0; g < G; ++g)
-    if (groups[g].V > 0 && T > 0 && batches[g].bits) add_bits_in_order(batches[g], groups[g].totals);
+  for (size_t g = 0; g < G; ++g) {
+    if (groups[g].V == 0 || T == 0) continue;
+    ReadoutBatch& b = batches[g];
+    // A certified readout of states that left [-1, 1] after all (overflowing sums): redo it
+    // with the ordered sums, the reference.
+    if (b.method == Method::Certified && !groups[g].given_states && !states_bounded(states[g] + groups[g].from * H, (T - groups[g].from) * H)) {
+      b.method = Method::Ordered;
+      b.cert = nullptr;
+      *method_used = Method::Ordered;
+      if (!b.bits) std::copy(totals_before[g].begin(), totals_before[g].end(), groups[g].totals);
+      readout_tile(b, 0, b.V, 0, T, c.isa, nullptr, &cancel);
+      if (cancel.load()) return false;
+    }
+    if (b.bits) add_bits_in_order(b, groups[g].totals);
+  }
   if (fallbacks) *fallbacks += fb.load();
   return true;
 }
