@@ -139,6 +139,12 @@ describe('bad input: API raises typed errors', () => {
     await expect(new KeepTopK({ order: [0, 0, 1, 2] }).run(an, 0)).rejects.toThrow(/distinct neuron/);
     await expect(new KeepTopK({ order: [0, 1, 2, 3], counts: [5] }).run(an, 0)).rejects.toThrow(/outside/);
     expectCode(() => readoutDecode(an, 9), 'BAD_OPTION');
+    // Texts given as paths or streams are checked when read.
+    const onText = (data: never) => new Analysis({ model, data, backend: { backend: 'js' } }).meanBpc([{}]);
+    await expect(onText(os.tmpdir() as never)).rejects.toMatchObject({ code: 'FILE_UNREADABLE' });
+    await expect(onText('/nonexistent/text.txt' as never)).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
+    await expect(onText((() => (async function* () { yield 'x'; })()) as never)).rejects.toMatchObject({ code: 'BAD_OPTION' });
+    await expect(onText((() => (async function* () { yield new Uint8Array([1]); })()) as never)).rejects.toMatchObject({ code: 'DATA_TOO_SHORT' });
   });
 });
 

@@ -42,7 +42,13 @@ export async function* blocks(src: TextSource): AsyncGenerator<Uint8Array> {
     try {
       for (;;) {
         const buf = new Uint8Array(READ_BLOCK);
-        const { bytesRead } = await fh.read(buf, 0, READ_BLOCK, null);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await fh.read(buf, 0, READ_BLOCK, null));
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          throw new SatrnnError('FILE_UNREADABLE', code === 'EISDIR' ? `data path is a folder, not a file: ${src}` : `cannot read data file ${src}: ${(err as Error).message}`);
+        }
         if (bytesRead === 0) return;
         yield buf.subarray(0, bytesRead);
       }
