@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { checkData } from './data.js';
 import { applyEdits, type WeightEdit } from './engine/edits.js';
-import { evaluate, type ChunkOutput, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
+import { evaluate, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
 import { resolveBackend, type Backend, type BackendOptions } from './engine/index.js';
 import type { TextSource } from './engine/source.js';
 import { USE, type ReadoutMethod, type RunOptions } from './engine/types.js';
@@ -141,14 +141,14 @@ export class Analysis {
     });
     // Later passes over a small in-memory text read the base trajectory kept from the first.
     const text = this.data;
-    const keep = text instanceof Uint8Array && (text.length - 1) * H * 4 <= TRAJECTORY_CACHE_BYTES ? new Float32Array((text.length - 1) * H) : undefined;
-    const baseIndex = groups.findIndex((g) => g.key === baseKey);
-    const collect = keep !== undefined && baseIndex >= 0 && this.baseStates === undefined;
+    const cacheable = text instanceof Uint8Array && (text.length - 1) * H * 4 <= TRAJECTORY_CACHE_BYTES;
+    const keep = cacheable && this.baseStates === undefined && byKey.has(baseKey) ? new Float32Array((text.length - 1) * H) : undefined;
     const specs: GroupSpec[] = groups.map((g) => {
       const use = new Uint8Array(g.members.length * H);
       g.members.forEach((vi, k) => this.useCodes(variants[vi]!, use.subarray(k * H, (k + 1) * H)));
-      if (g.key === baseKey && this.baseStates && this.baseStats) return { states: this.baseStates, use };
-      return { dynamics: g.dynamics, use, stats: g.key === baseKey && this.baseStats === undefined };
+      if (g.key !== baseKey) return { dynamics: g.dynamics, use };
+      if (this.baseStates && this.baseStats) return { states: this.baseStates, use };
+      return { use, stats: this.baseStats === undefined, ...(keep ? { keepStates: keep } : {}) };
     });
     const res = await evaluate(
       this.backend,
@@ -158,16 +158,10 @@ export class Analysis {
         groups: specs,
         method: this.readoutMethod,
         ...(this.chunkSize !== undefined ? { chunkSize: this.chunkSize } : {}),
-        ...(collect
-          ? {
-              stream: { states: true },
-              onChunk: (c: ChunkOutput) => keep!.set(c.groups[baseIndex]!.states!, c.pos0 * H),
-            }
-          : {}),
       },
       opts,
     );
-    if (collect) this.baseStates = keep;
+    if (keep) this.baseStates = keep;
     this.predictionCount = res.predictions;
     const mean = new Float64Array(variants.length);
     groups.forEach((g, gi) => {

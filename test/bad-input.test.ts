@@ -178,6 +178,20 @@ describe.skipIf(!addon)('bad input: the addon validates before touching memory',
     expect(() => run(chunk([given], { bytes: new Uint8Array(2) }))).toThrow(/bytes must hold/);
     expect(() => run(chunk([given], { threads: 0 }))).toThrow(/threads/);
     expect(() => run(chunk([given]), 42)).toThrow(/onProgress/);
+    expect(() => run(chunk([{ ...given, from: 1 }]))).toThrow(/from applies to groups with dynamics/);
+  });
+  it('inputs changed by JS while a job runs cannot break what was checked (the addon reads its own copies)', async () => {
+    const H = 4;
+    const T = 2000;
+    const select = new Uint8Array(T);
+    select[5] = 1;
+    const use = new Uint8Array(3 * H).fill(1);
+    const probsOut = new Float64Array(3 * 1 * 256); // sized for one selected position
+    const p = run({ hidden: H, bytes: new Uint8Array(T + 1), pos0: 0, steps: T, method: 1, isa: 0, threads: 2, groups: [{ weights: w, state: new Float32Array(H), use, totals: new Float64Array(3), select, probsOut }] });
+    select.fill(1); // would ask for 2,000 rows of probabilities
+    use.fill(9); // an invalid use code
+    await p;
+    expect(probsOut.slice(0, 256).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12); // the checked row was written
   });
 });
 

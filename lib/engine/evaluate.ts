@@ -42,6 +42,8 @@ export interface GroupSpec {
   positions?: readonly number[];
   /** Stream the probability rows of the positions read out (ChunkOutput.groups[i].probs). */
   probs?: boolean;
+  /** Write this group's states of the whole text here ([(n-1)*H]; in-memory texts). */
+  keepStates?: Float32Array;
 }
 
 /** What a chunk hands to `onChunk` when per-position outputs are streamed. */
@@ -177,7 +179,7 @@ function makeGroup(model: Model, spec: GroupSpec): ChunkGroup {
 export function chunkSizeFor(H: number, groups: readonly GroupSpec[], stream: EvaluateRequest['stream'] = {}): number {
   let perPosition = 0;
   for (const g of groups) {
-    if (!g.states) perPosition += 4 * H * (1 + (stream.pre ? 1 : 0)); // states (scratch or streamed), pre
+    if (!g.states && !g.keepStates) perPosition += 4 * H * (1 + (stream.pre ? 1 : 0)); // states (scratch or streamed), pre
     perPosition += 8 * (g.use ? g.use.length / H : 0) * (1 + (g.probs && !g.positions ? VOCAB : 0)); // bits, probability rows
   }
   return Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.floor(CHUNK_MEMORY_BUDGET / Math.max(1, perPosition))));
@@ -231,14 +233,18 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
       rowPositions.push(rows);
       if (spec.probs && g.totals) g.probsOut = new Float64Array(g.totals.length * rows!.length * VOCAB);
     });
-    for (const g of groups) {
-      if (stream.states && !g.states) g.statesOut = new Float32Array(T * H);
+    groups.forEach((g, i) => {
+      const keep = req.groups[i]!.keepStates;
+      if (keep && !g.states) {
+        if (keep.length < (chunk.pos0 + T) * H) throw new SatrnnError('BAD_OPTION', `keepStates holds ${keep.length / H} positions; the text has more`);
+        g.statesOut = keep.subarray(chunk.pos0 * H, (chunk.pos0 + T) * H);
+      } else if (stream.states && !g.states) g.statesOut = new Float32Array(T * H);
       else delete g.statesOut;
       if (stream.pre && !g.states) g.preOut = new Float32Array(T * H);
       else delete g.preOut;
       if (stream.bits && g.totals) g.bitsOut = new Float64Array(g.totals.length * T);
       else delete g.bitsOut;
-    }
+    });
     const r = await backend.runChunk(
       { hidden: H, bytes: chunk.bytes, pos0: chunk.pos0, steps: T, method, groups },
       { ...(opts.signal ? { signal: opts.signal } : {}), onProgress: (d) => opts.onProgress?.(doneBefore + d, total) },

@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -38,7 +39,13 @@ inline void parallel_for(size_t n, unsigned threads, std::atomic<bool>& cancel, 
   };
   const size_t nt = threads < n ? threads : n;
   std::vector<std::thread> pool;
-  for (size_t i = 1; i < nt; ++i) pool.emplace_back(run);
+  for (size_t i = 1; i < nt; ++i) {
+    try {
+      pool.emplace_back(run);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had (a pids limit, say): carry on with fewer
+    }
+  }
   run();
   for (auto& t : pool) t.join();
   if (failure) std::rethrow_exception(failure);

@@ -10,7 +10,7 @@ namespace satrnn {
 
 bool run_dynamics(const DynamicsVariant& v, size_t H, const uint8_t* bytes, uint64_t pos0, size_t steps, float* h,
                   float* states, float* pre, const TrajectoryStats* stats, uint64_t steps_before, Isa isa,
-                  const std::atomic<bool>* cancel, std::atomic<size_t>* ready) {
+                  const std::atomic<bool>* cancel, std::atomic<size_t>* ready, size_t ready_offset) {
   const ModelView m(v.weights, H);
   StepKernel k(H, isa);
   k.prepare(m.Wh);
@@ -43,7 +43,7 @@ bool run_dynamics(const DynamicsVariant& v, size_t H, const uint8_t* bytes, uint
       }
     }
     std::memcpy(cur.data(), hn, H * sizeof(float));
-    if (ready) ready->store(t + 1, std::memory_order_release);
+    if (ready) ready->store(ready_offset + t + 1, std::memory_order_release);
   }
   std::memcpy(h, cur.data(), H * sizeof(float));
   return true;

@@ -45,13 +45,14 @@ struct TrajectoryStats {
 // states[t*H] and, if `pre` is set, the pre-activations z to pre[t*H]; updates `stats`
 // if set (steps_before = steps this variant has already taken, for flips). Checks
 // `cancel` every kCancelEvery steps and returns false if it fired. `ready` (optional) is
-// set to the number of states written so far (release order), for readers that follow
-// the recurrence.
+// set to ready_offset + the number of states written so far (release order), for readers
+// that follow the recurrence (the offset makes it a chunk position).
 bool run_dynamics(const DynamicsVariant& v, size_t H, const uint8_t* bytes, uint64_t pos0, size_t steps, float* h,
                   float* states, float* pre, const TrajectoryStats* stats, uint64_t steps_before, Isa isa,
-                  const std::atomic<bool>* cancel, std::atomic<size_t>* ready = nullptr);
+                  const std::atomic<bool>* cancel, std::atomic<size_t>* ready = nullptr, size_t ready_offset = 0);
 
-// How often every kernel looks at its cancel flag, in positions (the bound: 4096).
+// How often the recurrence looks at its cancel flag, in positions (at most every 4,096 is
+// the engine's promise; the readout looks at every position).
 constexpr size_t kCancelEvery = 1024;
 
 }  // namespace satrnn

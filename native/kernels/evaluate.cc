@@ -110,6 +110,7 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   std::vector<ReadoutBatch> batches(G);
   std::vector<std::unique_ptr<ModelView>> views(G);
   std::vector<std::unique_ptr<Certificate>> certs(G);
+  std::vector<std::shared_ptr<const ReadoutPrep>> preps(G);
   std::vector<std::vector<uint8_t>> masks(G);
   std::vector<std::vector<uint32_t>> prob_rows(G);
   std::vector<std::vector<double>> totals_before(G);
@@ -117,7 +118,7 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   *method_used = c.method;
   for (size_t g = 0; g < G; ++g) {
     EvalGroup& e = groups[g];
-    if (e.V == 0 || T == 0) continue;
+    if (e.V == 0 || T == 0 || selected_positions(c, e) == 0) continue;
     views[g] = std::make_unique<ModelView>(e.dyn.weights, H);
     ReadoutBatch& b = batches[g];
     b.model = views[g].get();
@@ -167,6 +168,7 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
         *method_used = Method::Ordered;
       }
     }
+    preps[g] = prepare_readout(b, c.isa);
     for (size_t i = 0; i < tl.tiles; ++i) {
       const size_t a = i * tl.tile;
       if (tl.split_positions) jobs.push_back({g, false, 0, e.V, a, std::min(T, a + tl.tile)});
@@ -174,14 +176,13 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     }
   }
 
-  std::atomic<size_t> dummy{0};
   parallel_for(jobs.size(), c.threads, cancel, [&](size_t k) {
     const Job& j = jobs[k];
     EvalGroup& e = groups[j.g];
     if (j.dynamics) {
       const size_t f = e.from;
       if (!run_dynamics(e.dyn, H, c.bytes + f, c.pos0 + f, T - f, e.state, outp[j.g] + f * H, e.pre_out ? e.pre_out + f * H : nullptr,
-                        e.stats, e.steps_before, c.isa, &cancel, &ready[j.g]))
+                        e.stats, e.steps_before, c.isa, &cancel, &ready[j.g], f))
         return;
       ready[j.g].store(T, std::memory_order_release);
       if (progress) progress->fetch_add(T - f, std::memory_order_relaxed);
@@ -192,11 +193,11 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
       if (cancel.load(std::memory_order_relaxed)) return;
       std::this_thread::yield();
     }
-    readout_tile(batches[j.g], j.v0, j.v1, j.t0, j.t1, c.isa, progress ? progress : &dummy, &cancel);
+    readout_tile(batches[j.g], *preps[j.g], j.v0, j.v1, j.t0, j.t1, progress, &cancel);
   });
   if (cancel.load()) return false;
   for (size_t g = 0; g < G; ++g) {
-    if (groups[g].V == 0 || T == 0) continue;
+    if (!preps[g]) continue;
     ReadoutBatch& b = batches[g];
     // A certified readout of states that left [-1, 1] after all (overflowing sums): redo it
     // with the ordered sums, the reference.
@@ -205,7 +206,7 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
       b.cert = nullptr;
       *method_used = Method::Ordered;
       if (!b.bits) std::copy(totals_before[g].begin(), totals_before[g].end(), groups[g].totals);
-      readout_tile(b, 0, b.V, 0, T, c.isa, nullptr, &cancel);
+      readout_tile(b, *preps[g], 0, b.V, 0, T, nullptr, &cancel);
       if (cancel.load()) return false;
     }
     if (b.bits) add_bits_in_order(b, groups[g].totals);

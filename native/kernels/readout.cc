@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "math/glibc_double.h"
@@ -81,28 +82,31 @@ std::vector<Op> diff_ops(const std::vector<uint8_t>& from, const std::vector<uin
   return ops;
 }
 
-// Picks each variant's base. Costs count term passes over the 256 outputs.
-void choose_bases(std::vector<Plan>& plans) {
-  if (plans.empty()) return;
-  const std::vector<uint8_t> full(plans[0].use.size(), kValue);
-  for (size_t i = 0; i < plans.size(); ++i) {
-    Plan& p = plans[i];
-    size_t best = p.kept.size(), c;
-    p.base = Plan::kOrdered;
-    std::vector<Op> ops = diff_ops(full, p.use, &c);
+// Picks a variant's base: re-sum its kept terms, update the full sums, or update the
+// previous variant's logits (when `previous` is given), whichever costs the fewest term
+// passes over the 256 outputs.
+void choose_base(Plan& p, const Plan* previous) {
+  const std::vector<uint8_t> full(p.use.size(), kValue);
+  size_t best = p.kept.size(), c;
+  p.base = Plan::kOrdered;
+  p.ops.clear();
+  std::vector<Op> ops = diff_ops(full, p.use, &c);
+  if (c < best) {
+    best = c;
+    p.base = Plan::kFull;
+    p.ops = std::move(ops);
+  }
+  if (previous) {
+    ops = diff_ops(previous->use, p.use, &c);
     if (c < best) {
-      best = c;
-      p.base = Plan::kFull;
+      p.base = Plan::kPrevious;
       p.ops = std::move(ops);
     }
-    if (i > 0) {
-      ops = diff_ops(plans[i - 1].use, p.use, &c);
-      if (c < best) {
-        p.base = Plan::kPrevious;
-        p.ops = std::move(ops);
-      }
-    }
   }
+}
+
+void choose_bases(std::vector<Plan>& plans) {
+  for (size_t i = 0; i < plans.size(); ++i) choose_base(plans[i], i > 0 ? &plans[i - 1] : nullptr);
 }
 
 inline float sign_of(float h) { return h >= 0.0f ? 1.0f : -1.0f; }
@@ -470,14 +474,14 @@ inline bool cancelled(const std::atomic<bool>* cancel) {
 
 // The spec literally: each variant, each position, every logit summed over the kept terms.
 template <typename Ops>
-void run_ordered(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
+void run_ordered(const Ops& ops, const std::vector<Plan>& plans, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
                  std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
   const size_t H = b.model->H;
   std::vector<float> r(H);
   std::vector<double> logit(kVocab), e(kVocab);
   for (size_t v = v0; v < v1; ++v) {
     if (cancelled(cancel)) return;
-    const Plan p = make_plan(b, v);
+    const Plan& p = plans[v];
     for (size_t t = t0; t < t1; ++t) {
       if ((t - t0) % 1024 == 1023 && cancelled(cancel)) return;  // long tiles stay cancellable
       if (!selected(b, t)) continue;
@@ -506,15 +510,20 @@ inline Change to_change(const Op& op, float hj) {
 // time so their softmax sums interleave. Each variant still accumulates its bits in t
 // order, so the means equal run_ordered's bit for bit.
 template <typename Ops>
-void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
+void run_certified(const Ops& ops, const std::vector<Plan>& all, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
                    std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
   const ModelView& m = *b.model;
   const size_t H = m.H;
   const size_t nv = v1 - v0;
-  std::vector<Plan> plans;
-  plans.reserve(nv);
-  for (size_t v = v0; v < v1; ++v) plans.push_back(make_plan(b, v));
-  choose_bases(plans);
+  // The batch's plans; a tile's first variant cannot build on a variant outside the tile.
+  std::vector<const Plan*> plans(nv);
+  for (size_t i = 0; i < nv; ++i) plans[i] = &all[v0 + i];
+  Plan first;
+  if (nv > 0 && all[v0].base == Plan::kPrevious) {
+    first = all[v0];
+    choose_base(first, nullptr);
+    plans[0] = &first;
+  }
   std::vector<double> S(kVocab);
   std::vector<double> L(kGroup * kVocab);  // logits of up to kGroup variants; slot i % kGroup
   std::vector<int> min_exp(kVocab), uncertified;
@@ -540,7 +549,7 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
       const double* lanes[kGroup] = {};
       for (size_t k = 0; k < count; ++k) {
         const size_t i = g + k;
-        const Plan& p = plans[i];
+        const Plan& p = *plans[i];
         double* logit = &L[(i % kGroup) * kVocab];
         if (p.base == Plan::kOrdered) {
           ops.ordered_all(p, h, logit, r.data());
@@ -572,13 +581,37 @@ void run_certified(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, 
 }
 
 template <typename Ops>
-void run(const Ops& ops, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
+void run(const Ops& ops, const std::vector<Plan>& plans, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
          std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
-  if (b.method == Method::Certified && b.cert) run_certified(ops, b, v0, v1, t0, t1, progress, cancel);
-  else run_ordered(ops, b, v0, v1, t0, t1, progress, cancel);
+  if (b.method == Method::Certified && b.cert) run_certified(ops, plans, b, v0, v1, t0, t1, progress, cancel);
+  else run_ordered(ops, plans, b, v0, v1, t0, t1, progress, cancel);
 }
 
 }  // namespace
+
+// What every tile of a batch shares: the ISA's repacked Wy and every variant's plan.
+struct ReadoutPrep {
+  Isa isa;
+  std::unique_ptr<ScalarOps> scalar;
+#if defined(__x86_64__)
+  std::unique_ptr<Avx2Ops> avx2;
+#endif
+  std::vector<Plan> plans;
+};
+
+std::shared_ptr<const ReadoutPrep> prepare_readout(const ReadoutBatch& b, Isa isa) {
+  auto p = std::make_shared<ReadoutPrep>();
+  p->isa = isa;
+#if defined(__x86_64__)
+  if (isa == Isa::Avx2) p->avx2 = std::make_unique<Avx2Ops>(*b.model);
+  else
+#endif
+    p->scalar = std::make_unique<ScalarOps>(*b.model);
+  p->plans.reserve(b.V);
+  for (size_t v = 0; v < b.V; ++v) p->plans.push_back(make_plan(b, v));
+  choose_bases(p->plans);
+  return p;
+}
 
 void prepare_certificate(const ModelView& m, Certificate* c) {
   for (int o = 0; o < kVocab; ++o) {
@@ -598,17 +631,12 @@ void prepare_certificate(const ModelView& m, Certificate* c) {
   for (int e = 0; e < 256; ++e) c->limit[e] = std::ldexp(1.0, e - 97);
 }
 
-void readout_tile(const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1, Isa isa,
+void readout_tile(const ReadoutBatch& b, const ReadoutPrep& prep, size_t v0, size_t v1, size_t t0, size_t t1,
                   std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
 #if defined(__x86_64__)
-  if (isa == Isa::Avx2) {
-    Avx2Ops ops(*b.model);
-    return run(ops, b, v0, v1, t0, t1, progress, cancel);
-  }
+  if (prep.avx2) return run(*prep.avx2, prep.plans, b, v0, v1, t0, t1, progress, cancel);
 #endif
-  (void)isa;
-  ScalarOps ops(*b.model);
-  run(ops, b, v0, v1, t0, t1, progress, cancel);
+  run(*prep.scalar, prep.plans, b, v0, v1, t0, t1, progress, cancel);
 }
 
 bool states_bounded(const float* states, size_t n) {

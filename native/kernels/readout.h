@@ -3,6 +3,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/layout.h"
@@ -57,11 +58,16 @@ struct ReadoutBatch {
   std::atomic<uint64_t>* fallbacks;  // optional: logits that needed the ordered fallback
 };
 
+// What every tile of a batch shares, made once per batch: the ISA's repacked Wy and each
+// variant's plan (which terms it reads, and from which base its logits are derived).
+struct ReadoutPrep;
+std::shared_ptr<const ReadoutPrep> prepare_readout(const ReadoutBatch& b, Isa isa);
+
 // Evaluates variants [v0, v1) at positions [t0, t1) (a tile) into b.bits[v*T + t], or with
 // no bits array (t0 = 0, t1 = T) adds each bit to b.totals[v] in t order.
 // Variants and positions are independent, so any tiling and any thread assignment gives
 // identical results. `progress` (if set) counts finished predictions (variant-positions).
-void readout_tile(const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1, Isa isa,
+void readout_tile(const ReadoutBatch& b, const ReadoutPrep& prep, size_t v0, size_t v1, size_t t0, size_t t1,
                   std::atomic<size_t>* progress, const std::atomic<bool>* cancel);
 
 // totals[v] = totals[v] + bits[v*T + t] for the selected t = 0 .. T-1 in order: the spec's §5 running

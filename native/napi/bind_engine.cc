@@ -4,7 +4,9 @@
 // input substitutions; or given states) plus the readout variants read from it, for one
 // chunk of positions. lib/engine/native.ts lowers the dynamics, readout and evaluate
 // requests onto it; the field names are those of lib/engine/types.ts.
+#include <cmath>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kernels/evaluate.h"
@@ -20,39 +22,58 @@ struct RunState {
   EvalChunk chunk{};
   std::vector<EvalGroup> groups;
   std::vector<std::unique_ptr<TrajectoryStats>> stats;
-  std::vector<std::unique_ptr<std::vector<uint64_t>>> subst_pos;
+  // Copies of the small inputs whose values were validated here (use codes, neuron modes
+  // and values, position masks, substitution positions): the kernels read these copies,
+  // so JS changing its arrays while the job runs cannot break a checked invariant.
+  std::vector<std::shared_ptr<void>> owned;
+  template <typename T>
+  T* own(const T* p, size_t n) {
+    auto v = std::make_shared<std::vector<T>>(p, p + n);
+    owned.push_back(v);
+    return v->data();
+  }
   Method used = Method::Certified;
   uint64_t fallbacks = 0;
   size_t work = 0;  // progress units of the chunk (dynamics steps + readout predictions)
 };
 
+// a * b, or a RangeError when it does not fit (lengths are checked with it, never wrapped).
+size_t checked_mul(Napi::Env env, size_t a, size_t b, const char* what) {
+  size_t r;
+  if (__builtin_mul_overflow(a, b, &r)) range_error(env, std::string(what) + " is too large");
+  return r;
+}
+
 void parse_group(Napi::Env env, const Napi::Object& g, RunState& s, Pins& pins, bool* reads_out) {
   const size_t H = s.chunk.H, T = s.chunk.T;
+  const size_t TH = checked_mul(env, T, H, "steps * hidden");
   EvalGroup e;
   e.dyn.weights = get_weights(env, g, H, pins);
-  e.given_states = typed_opt<float>(env, g, "states", pins, T * H);
+  e.given_states = typed_opt<float>(env, g, "states", pins, TH);
+  if (e.given_states && present(g, "from")) range_error(env, "from applies to groups with dynamics, not to given states");
   if (!e.given_states) {
     e.state = typed<float>(env, g, "state", pins, H);
     e.steps_before = get_size_or(env, g, "stepsBefore", 0, uint64_t{1} << 52, 0);
-    e.dyn.mode = typed_opt<uint8_t>(env, g, "mode", pins, H);
-    if (e.dyn.mode) {
+    const uint8_t* mode = typed_opt<uint8_t>(env, g, "mode", pins, H);
+    if (mode) {
+      uint8_t* m = s.own(mode, H);
       for (size_t j = 0; j < H; ++j)
-        if (e.dyn.mode[j] > kNeuronSign) range_error(env, "mode values must be 0 (free), 1 (clamp) or 2 (sign)");
-      e.dyn.value = typed<float>(env, g, "value", pins, H);
+        if (m[j] > kNeuronSign) range_error(env, "mode values must be 0 (free), 1 (clamp) or 2 (sign)");
+      e.dyn.mode = m;
+      e.dyn.value = s.own(typed<float>(env, g, "value", pins, H), H);
     }
     size_t ns = 0;
     const double* pos = typed_opt<double>(env, g, "substPos", pins, SIZE_MAX, &ns);
     if (pos) {
-      e.dyn.subst_byte = typed<uint8_t>(env, g, "substByte", pins, ns);
-      auto owned = std::make_unique<std::vector<uint64_t>>(ns);
+      e.dyn.subst_byte = s.own(typed<uint8_t>(env, g, "substByte", pins, ns), ns);
+      std::vector<uint64_t> p(ns);
       for (size_t i = 0; i < ns; ++i) {
         if (!(pos[i] >= 0 && pos[i] == std::floor(pos[i]) && pos[i] < 9007199254740992.0) || (i > 0 && !(pos[i] > pos[i - 1])))
           range_error(env, "substPos must hold ascending non-negative integer positions");
-        (*owned)[i] = static_cast<uint64_t>(pos[i]);
+        p[i] = static_cast<uint64_t>(pos[i]);
       }
-      e.dyn.subst_pos = owned->data();
+      e.dyn.subst_pos = s.own(p.data(), ns);
       e.dyn.n_subst = ns;
-      s.subst_pos.push_back(std::move(owned));
     }
     if (present(g, "stats")) {
       const Napi::Value sv = g.Get("stats");
@@ -69,20 +90,24 @@ void parse_group(Napi::Env env, const Napi::Object& g, RunState& s, Pins& pins, 
       s.stats.push_back(std::move(st));
     }
     e.from = get_size_or(env, g, "from", 0, T, 0);
-    e.states_out = typed_opt<float>(env, g, "statesOut", pins, T * H);
-    e.pre_out = typed_opt<float>(env, g, "preOut", pins, T * H);
+    e.states_out = typed_opt<float>(env, g, "statesOut", pins, TH);
+    e.pre_out = typed_opt<float>(env, g, "preOut", pins, TH);
   }
   size_t nuse = 0;
-  e.use = typed_opt<uint8_t>(env, g, "use", pins, SIZE_MAX, &nuse);
-  if (e.use) {
+  const uint8_t* use = typed_opt<uint8_t>(env, g, "use", pins, SIZE_MAX, &nuse);
+  if (use) {
     if (nuse % H != 0) range_error(env, "use length must be a multiple of hidden");
     e.V = nuse / H;
+    uint8_t* u = s.own(use, nuse);
     for (size_t i = 0; i < nuse; ++i)
-      if (e.use[i] > kNegated) range_error(env, "use values must be 0 (absent), 1 (value), 2 (sign) or 3 (negated)");
+      if (u[i] > kNegated) range_error(env, "use values must be 0 (absent), 1 (value), 2 (sign) or 3 (negated)");
+    e.use = u;
     e.totals = typed<double>(env, g, "totals", pins, e.V);
-    e.bits_out = typed_opt<double>(env, g, "bitsOut", pins, e.V * T);
-    e.select = typed_opt<uint8_t>(env, g, "select", pins, T);
-    e.probs_out = typed_opt<double>(env, g, "probsOut", pins, e.V * selected_positions(s.chunk, e) * kVocab);
+    e.bits_out = typed_opt<double>(env, g, "bitsOut", pins, checked_mul(env, e.V, T, "variants * steps"));
+    const uint8_t* select = typed_opt<uint8_t>(env, g, "select", pins, T);
+    if (select) e.select = s.own(select, T);
+    const size_t rows = checked_mul(env, checked_mul(env, e.V, selected_positions(s.chunk, e), "probability rows"), kVocab, "probability rows");
+    e.probs_out = typed_opt<double>(env, g, "probsOut", pins, rows);
     if (e.V > 0) *reads_out = true;
   }
   s.groups.push_back(e);

@@ -267,6 +267,12 @@ describe('engine conformance: every path, chunked = whole, dynamics = the spec',
           (e: unknown) => e,
         );
       expect((err as SatrnnError).code, label).toBe('BAD_OPTION');
+      const given = { weights: model.weights, states: new Float32Array(8), use: new Uint8Array(4).fill(1), totals: new Float64Array(1), from: 1 };
+      const err2 = await be.runChunk({ hidden: 4, bytes: new Uint8Array(3), pos0: 0, steps: 2, method: 'certified', groups: [given] }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((err2 as SatrnnError).code, `${label}: from with given states`).toBe('BAD_OPTION');
     }
   });
 

@@ -62,7 +62,7 @@ export class JsBackend implements Backend {
       await this.pause(opts);
     }
     for (const g of req.groups) {
-      if (!g.use || T === 0) continue;
+      if (!g.use || T === 0 || g.use.length === 0 || readoutPositions(req, g).count === 0) continue;
       const V = g.use.length / H;
       const st = states.get(g)!;
       const method = req.method === 'certified' && statesBounded(st.subarray((g.from ?? 0) * H)) ? 'certified' : 'ordered';
@@ -144,7 +144,7 @@ export class JsBackend implements Backend {
     const targets = bytes.subarray(1, T + 1);
     for (const p of plan) {
       const g = p.g;
-      if (!g.use || T === 0) continue;
+      if (!g.use || T === 0 || g.use.length === 0 || readoutPositions(req, g).count === 0) continue;
       const V = g.use.length / H;
       const method = req.method === 'certified' && statesBounded(p.states.subarray((g.from ?? 0) * H)) ? 'certified' : 'ordered';
       if (method !== req.method) certified = false;
@@ -173,7 +173,8 @@ export class JsBackend implements Backend {
       abortError,
     );
     for (const { bits, V, g, select, probs } of owners) {
-      g.bitsOut?.set(bits);
+      // Only the positions read out (the caller's other entries stay as they were, as native leaves them).
+      if (g.bitsOut) for (let i = 0; i < V * T; i++) if (!select || select[i % T] !== 0) g.bitsOut[i] = bits[i]!;
       if (probs) g.probsOut!.set(probs);
       addBitsInOrder(bits, V, T, g.totals!, select);
     }
@@ -276,8 +277,10 @@ function checkChunk(req: ChunkRequest): void {
   };
   for (const g of req.groups) {
     len(g.weights, count, 'weights');
-    if (g.states) len(g.states, T * H, 'states');
-    else {
+    if (g.states) {
+      len(g.states, T * H, 'states');
+      if (g.from !== undefined) bad('from applies to groups with dynamics, not to given states');
+    } else {
       if (!g.state) bad('state is required for a group without given states');
       len(g.state, H, 'state');
       len(g.mode, H, 'mode');
