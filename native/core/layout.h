@@ -20,16 +20,17 @@ inline Layout layout(size_t H) {
 }
 inline size_t param_count(size_t H) { return layout(H).count; }
 
-// Read-only views of one parameter array.
-struct ModelView {
+// Views of the five arrays of one parameter array (F = const float: read-only).
+template <typename F>
+struct ParamViews {
   size_t H;
-  const float* Wx;  // [H][256]
-  const float* Wh;  // [H][H]
-  const float* bh;  // [H]
-  const float* Wy;  // [256][H]
-  const float* by;  // [256]
+  F* Wx;  // [H][256]
+  F* Wh;  // [H][H]
+  F* bh;  // [H]
+  F* Wy;  // [256][H]
+  F* by;  // [256]
 
-  ModelView(const float* p, size_t h) : H(h) {
+  ParamViews(F* p, size_t h) : H(h) {
     const Layout l = layout(h);
     Wx = p + l.Wx;
     Wh = p + l.Wh;
@@ -38,5 +39,6 @@ struct ModelView {
     by = p + l.by;
   }
 };
+using ModelView = ParamViews<const float>;
 
 }  // namespace satrnn

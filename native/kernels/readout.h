@@ -37,7 +37,7 @@ struct Certificate {
   // limit[E] = 2^(E-150+53): sums of multiples of 2^(E-150) below it are exact.
   double limit[256];
 };
-void prepare_certificate(const struct ModelView& m, Certificate* c);
+void prepare_certificate(const ModelView& m, Certificate* c);
 
 struct ReadoutBatch {
   const ModelView* model;

@@ -84,21 +84,7 @@ inline float bits_to_float(uint32_t u) {
 inline float ln2f() { return gmath::logf(2.0f); }
 
 // Mutable views of one parameter (or gradient) array.
-struct Params {
-  float* Wx;
-  float* Wh;
-  float* bh;
-  float* Wy;
-  float* by;
-  Params(float* p, size_t H) {
-    const Layout l = layout(H);
-    Wx = p + l.Wx;
-    Wh = p + l.Wh;
-    bh = p + l.bh;
-    Wy = p + l.Wy;
-    by = p + l.by;
-  }
-};
+using Params = ParamViews<float>;
 
 // glibc expf as the reference machine computes it (its FMA build, gmath::expf). That build
 // and the plain one (gmath::expf_plain, no fused multiply-adds, cheaper without hardware

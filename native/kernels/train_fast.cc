@@ -405,12 +405,9 @@ FAST void model_bind(Model& m, float* w, size_t H, FastWorkspace::Impl& ws) {
   m.H = H;
   m.Hp = Hp;
   m.wxT = ws.buf(ws.wxT, kVocab * Hp);
-  const Layout l = layout(H);
-  const float* Wx = w + l.Wx;
-  float* Wh = w + l.Wh;
-  float* Bh = w + l.bh;
-  float* Wy = w + l.Wy;
-  float* By = w + l.by;
+  const ParamViews<float> v(w, H);
+  const float* Wx = v.Wx;
+  float *Wh = v.Wh, *Bh = v.bh, *Wy = v.Wy, *By = v.by;
   const size_t H8 = H / 8 * 8;
   for (size_t i = 0; i < H8; i += 8)
     for (int x = 0; x < kVocab; x += 8)
@@ -442,12 +439,8 @@ FAST void model_bind(Model& m, float* w, size_t H, FastWorkspace::Impl& ws) {
 // Writes m back into the caller's weights (WxT, and the copy if not in place).
 FAST void model_store(const Model& m, float* w) {
   const size_t H = m.H, Hp = m.Hp;
-  const Layout l = layout(H);
-  float* Wx = w + l.Wx;
-  float* Wh = w + l.Wh;
-  float* Bh = w + l.bh;
-  float* Wy = w + l.Wy;
-  float* By = w + l.by;
+  const ParamViews<float> v(w, H);
+  float *Wx = v.Wx, *Wh = v.Wh, *Bh = v.bh, *Wy = v.Wy, *By = v.by;
   const size_t H8 = H / 8 * 8;
   for (size_t i = 0; i < H8; i += 8)
     for (int x = 0; x < kVocab; x += 8)
