@@ -8,7 +8,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Analysis } from '../../lib/analysis.js';
-import { ReadoutKnockout } from '../../lib/programs/q3_neurons/experiment.js';
+import { NeuronSuite, ReadoutKnockout } from '../../lib/programs/q3_neurons/experiment.js';
+import { formatNeuronSuiteText } from '../../lib/programs/q3_neurons/format.js';
+import { selectBackend } from '../../lib/engine/index.js';
 import { randomModel, randomText } from '../models.js';
 
 describe.skipIf(!hasShared)('golden: q3_neurons', () => {
@@ -72,4 +74,28 @@ describe('satrnn knockout', () => {
     expect(table).toMatch(/hidden=5, baseline \d+\.\d{4} bpc/);
     expect(table.trim().split('\n')).toHaveLength(2 + 5);
   });
+});
+
+describe('q3_neurons on other models and texts: every path gives the same result', () => {
+  for (const [H, n] of [
+    [1, 40],
+    [5, 300],
+    [200, 60],
+  ] as const)
+    it(`H=${H}, n=${n}`, async () => {
+      const model = randomModel(H, 500 + H);
+      const data = randomText(n, 9 + H);
+      let ref: string | undefined;
+      let refText: string | undefined;
+      for (const p of PATHS.filter((x) => x.enabled)) {
+        const an = new Analysis({ model, data, backend: selectBackend({ backend: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 }) });
+        const r = await new NeuronSuite({ decodeTop: Math.min(10, H) }).run(an);
+        const json = JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && Object.is(v, -0) ? '-0' : v));
+        ref ??= json;
+        expect(json, p.label).toBe(ref);
+        const text = formatNeuronSuiteText(r);
+        refText ??= text;
+        expect(text, p.label).toBe(refText);
+      }
+    }, 120_000);
 });
