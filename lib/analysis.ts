@@ -109,27 +109,32 @@ export class Analysis {
     const H = this.hidden;
     const groups: { dynamics: DynamicsSpec; members: number[]; key: string }[] = [];
     const byKey = new Map<string, number>();
-    const editCache = new Map<string, Float32Array>();
+    // Edited weights by edit list: made, hashed and compared with the model's once each.
+    const editCache = new Map<string, { weights: Float32Array; digest: string; unchanged: boolean }>();
     const baseKey = 'base';
     variants.forEach((v, i) => {
       const dyn: DynamicsSpec = {};
       let key = baseKey;
       const hasEdits = (v.edits?.length ?? 0) > 0;
       if (hasEdits || (v.neurons?.length ?? 0) > 0 || (v.inputs?.length ?? 0) > 0) {
-        const h = createHash('sha1');
+        let edited: { weights: Float32Array; digest: string; unchanged: boolean } | undefined;
         if (hasEdits) {
           const ek = JSON.stringify(v.edits, (_k, x: unknown) => (x instanceof Uint8Array ? createHash('sha1').update(x).digest('hex') : x));
-          let w = editCache.get(ek);
-          if (!w) editCache.set(ek, (w = applyEdits(this.model, v.edits!).weights));
-          dyn.weights = w;
-          h.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+          edited = editCache.get(ek);
+          if (!edited) {
+            const w = applyEdits(this.model, v.edits!).weights;
+            const digest = createHash('sha1').update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength)).digest('hex');
+            editCache.set(ek, (edited = { weights: w, digest, unchanged: sameWeights(w, this.model.weights) }));
+          }
+          dyn.weights = edited.weights;
         }
         if (v.neurons?.length) dyn.neurons = v.neurons;
         if (v.inputs?.length) dyn.inputs = v.inputs;
-        h.update(JSON.stringify([v.neurons ?? [], v.inputs ?? []]));
-        key = h.digest('hex');
+        key = createHash('sha1')
+          .update(`${edited?.digest ?? ''}/${JSON.stringify([v.neurons ?? [], v.inputs ?? []])}`)
+          .digest('hex');
         // Edits that change nothing (threshold 0, say) leave the base dynamics.
-        if (!v.neurons?.length && !v.inputs?.length && sameWeights(dyn.weights!, this.model.weights)) key = baseKey;
+        if (!v.neurons?.length && !v.inputs?.length && edited?.unchanged) key = baseKey;
       }
       let gi = byKey.get(key);
       if (gi === undefined) {

@@ -7,7 +7,6 @@ import { runDynamicsJs } from './dynamics.js';
 import { runQueue, shared, sharedZeros, workersAvailable, type TaskInput } from './pool.js';
 import { addBitsInOrder, readoutTileJs, statesBounded } from './readout.js';
 import { SLICE_WORK, WORKER_THRESHOLD, readoutTiles } from './schedule.js';
-
 import { VOCAB, layout } from '../layout.js';
 
 /**
