@@ -129,7 +129,14 @@ export class Analysis {
           dyn.weights = edited.weights;
         }
         if (v.neurons?.length) dyn.neurons = v.neurons;
-        if (v.inputs?.length) dyn.inputs = v.inputs;
+        if (v.inputs?.length) {
+          dyn.inputs = v.inputs;
+          // Only inputs differ: the variant equals the base run until its first substitution,
+          // so it starts there from the base state, reading the base states before it.
+          const p = Math.min(...v.inputs.map((x) => x.position));
+          if (!hasEdits && !v.neurons?.length && this.baseStates && Number.isInteger(p) && p > 0 && p * H <= this.baseStates.length)
+            dyn.start = { position: p, state: this.baseStates.slice((p - 1) * H, p * H), prefix: this.baseStates };
+        }
         key = createHash('sha1')
           .update(`${edited?.digest ?? ''}/${JSON.stringify([v.neurons ?? [], v.inputs ?? []])}`)
           .digest('hex');

@@ -178,7 +178,7 @@ describe.skipIf(!addon)('bad input: the addon validates before touching memory',
     expect(() => run(chunk([given], { bytes: new Uint8Array(2) }))).toThrow(/bytes must hold/);
     expect(() => run(chunk([given], { threads: 0 }))).toThrow(/threads/);
     expect(() => run(chunk([given]), 42)).toThrow(/onProgress/);
-    expect(() => run(chunk([{ ...given, from: 1 }]))).toThrow(/from applies to groups with dynamics/);
+    expect(() => run(chunk([{ ...given, from: 1 }]))).toThrow(/from and prefix apply to groups with dynamics/);
   });
   it('inputs changed by JS while a job runs cannot break what was checked (the addon reads its own copies)', async () => {
     const H = 4;

@@ -22,9 +22,12 @@ export interface DynamicsSpec {
   /**
    * Start the dynamics at absolute position `position` from `state` (the state before that
    * input, e.g. the base run's state at position - 1): a variant that differs from the base
-   * only from there on need not re-run the prefix. Its readout covers positions >= start.
+   * only from there on need not re-run what comes before. Its readout covers positions >=
+   * start, unless `prefix` gives the states of every earlier position ([position*H], e.g.
+   * the base run's): they are then read out as the variant's own, so its means cover the
+   * whole text and equal a full re-run's bit for bit. Statistics cover the steps it ran.
    */
-  start?: { position: number; state: Float32Array };
+  start?: { position: number; state: Float32Array; prefix?: Float32Array };
 }
 
 export interface GroupSpec {
@@ -159,6 +162,8 @@ function makeGroup(model: Model, spec: GroupSpec): ChunkGroup {
     if (!Number.isInteger(d.start.position) || d.start.position < 0) throw new SatrnnError('BAD_OPTION', `start position ${d.start.position} must be a non-negative integer`);
     if (!(d.start.state instanceof Float32Array) || d.start.state.length !== H) throw new SatrnnError('BAD_OPTION', `start state must be a Float32Array of ${H} values`);
     g.state!.set(d.start.state);
+    if (d.start.prefix && d.start.prefix.length < d.start.position * H)
+      throw new SatrnnError('BAD_OPTION', `start prefix holds ${d.start.prefix.length / H} positions, start is ${d.start.position}`);
   }
   if (spec.positions) {
     spec.positions.forEach((p, i) => {
@@ -214,8 +219,20 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
     const rowPositions: (number[] | undefined)[] = [];
     req.groups.forEach((spec, i) => {
       const g = groups[i]!;
-      const start = spec.dynamics?.start?.position ?? 0;
-      if (!g.states) g.from = Math.min(T, Math.max(0, start - chunk.pos0));
+      const st = spec.dynamics?.start;
+      let start = st?.position ?? 0;
+      if (st?.prefix) {
+        // Before the start the group reads the given states; the chunk holding the start
+        // gets the rows before it as a prefix; after it, plain dynamics.
+        delete g.states;
+        delete g.prefix;
+        if (chunk.pos0 + T <= st.position) {
+          g.states = st.prefix.subarray(chunk.pos0 * H, (chunk.pos0 + T) * H);
+          delete g.from;
+        } else if (chunk.pos0 < st.position) g.prefix = st.prefix.subarray(chunk.pos0 * H, st.position * H);
+        start = 0; // every position is read out
+      }
+      if (!g.states && !spec.states) g.from = Math.min(T, Math.max(0, (st?.position ?? 0) - chunk.pos0));
       let rows: number[] | undefined;
       if (spec.positions) {
         const sel = new Uint8Array(T);
@@ -256,7 +273,7 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
     opts.onProgress?.(doneBefore, total);
     groups.forEach((g, i) => {
       if (!g.states) g.stepsBefore = (g.stepsBefore ?? 0) + (T - (g.from ?? 0));
-      counts[i] = counts[i]! + (rowPositions[i]?.length ?? T - (g.from ?? 0));
+      counts[i] = counts[i]! + (rowPositions[i]?.length ?? (g.states || g.prefix ? T : T - (g.from ?? 0)));
     });
     req.onChunk?.({
       pos0: chunk.pos0,

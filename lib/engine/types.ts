@@ -65,6 +65,11 @@ export interface ChunkGroup {
    * readout skips the positions before it.
    */
   from?: number;
+  /**
+   * [from*H]: the states of the positions before `from` (e.g. the base run's, for a variant
+   * that differs from there on), read out as the group's own.
+   */
+  prefix?: Float32Array;
   /** Outputs [steps*H]: the states, the pre-activations z. */
   statesOut?: Float32Array;
   preOut?: Float32Array;

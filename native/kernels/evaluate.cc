@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -32,9 +33,12 @@ thread_local std::vector<double> tls_bits;
 
 }  // namespace
 
+// The first position a group reads out: `from`, or 0 when a prefix supplies the states before it.
+static size_t first_read(const EvalGroup& g) { return g.prefix ? 0 : g.from; }
+
 size_t selected_positions(const EvalChunk& c, const EvalGroup& g) {
   size_t n = 0;
-  for (size_t t = g.from; t < c.T; ++t) n += !g.select || g.select[t];
+  for (size_t t = first_read(g); t < c.T; ++t) n += !g.select || g.select[t];
   return n;
 }
 
@@ -104,6 +108,7 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     }
     outp[g] = out;
     states[g] = out;
+    if (e.prefix && e.from > 0) std::memcpy(out, e.prefix, e.from * H * sizeof(float));
     jobs.push_back({g, true, 0, 0, e.from, T});
   }
 
@@ -127,10 +132,11 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     b.T = T;
     b.V = e.V;
     b.use = e.use;
-    // Positions read out: after `from`, and where `select` says so.
-    if (e.from > 0 || e.select) {
+    // Positions read out: from the first one with states, and where `select` says so.
+    const size_t first = first_read(e);
+    if (first > 0 || e.select) {
       masks[g].assign(T, 0);
-      for (size_t t = e.from; t < T; ++t) masks[g][t] = !e.select || e.select[t];
+      for (size_t t = first; t < T; ++t) masks[g][t] = !e.select || e.select[t];
       b.select = masks[g].data();
     }
     if (e.probs_out) {
@@ -157,7 +163,8 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     }
     b.method = c.method;
     b.fallbacks = &fb;
-    const bool bounded = e.given_states ? states_bounded(states[g] + e.from * H, (T - e.from) * H) : bounded_by_construction(e, H);
+    const bool bounded = e.given_states ? states_bounded(states[g], T * H)
+                                        : bounded_by_construction(e, H) && (!e.prefix || states_bounded(e.prefix, e.from * H));
     if (c.method == Method::Certified) {
       if (bounded) {
         certs[g] = std::make_unique<Certificate>();
@@ -201,7 +208,8 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     ReadoutBatch& b = batches[g];
     // A certified readout of states that left [-1, 1] after all (overflowing sums): redo it
     // with the ordered sums, the reference.
-    if (b.method == Method::Certified && !groups[g].given_states && !states_bounded(states[g] + groups[g].from * H, (T - groups[g].from) * H)) {
+    const size_t first = first_read(groups[g]);
+    if (b.method == Method::Certified && !groups[g].given_states && !states_bounded(states[g] + first * H, (T - first) * H)) {
       b.method = Method::Ordered;
       b.cert = nullptr;
       *method_used = Method::Ordered;

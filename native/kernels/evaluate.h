@@ -27,6 +27,9 @@ struct EvalGroup {
   // positions from .. T-1 (rows before `from` of the outputs are not written) and its
   // readout skips the positions before it.
   size_t from = 0;
+  // [from][H] optional: the states of the positions before `from` (e.g. the base run's, for
+  // a variant that differs from position `from` on): read out as the group's own.
+  const float* prefix = nullptr;
   // Readout (V may be 0): variants read the group's Wy/by with `use` codes.
   size_t V = 0;
   const uint8_t* use = nullptr;     // [V][H]

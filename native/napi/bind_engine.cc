@@ -50,7 +50,7 @@ void parse_group(Napi::Env env, const Napi::Object& g, RunState& s, Pins& pins, 
   EvalGroup e;
   e.dyn.weights = get_weights(env, g, H, pins);
   e.given_states = typed_opt<float>(env, g, "states", pins, TH);
-  if (e.given_states && present(g, "from")) range_error(env, "from applies to groups with dynamics, not to given states");
+  if (e.given_states && (present(g, "from") || present(g, "prefix"))) range_error(env, "from and prefix apply to groups with dynamics, not to given states");
   if (!e.given_states) {
     e.state = typed<float>(env, g, "state", pins, H);
     e.steps_before = get_size_or(env, g, "stepsBefore", 0, uint64_t{1} << 52, 0);
@@ -90,6 +90,7 @@ void parse_group(Napi::Env env, const Napi::Object& g, RunState& s, Pins& pins, 
       s.stats.push_back(std::move(st));
     }
     e.from = get_size_or(env, g, "from", 0, T, 0);
+    e.prefix = typed_opt<float>(env, g, "prefix", pins, e.from * H);
     e.states_out = typed_opt<float>(env, g, "statesOut", pins, TH);
     e.pre_out = typed_opt<float>(env, g, "preOut", pins, TH);
   }

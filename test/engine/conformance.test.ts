@@ -178,6 +178,7 @@ describe('engine conformance: every path, chunked = whole, dynamics = the spec',
             { use, positions, probs: true },
             { use, dynamics: { inputs: [{ position: p, byte: 3 }] } },
             { use, dynamics: { inputs: [{ position: p, byte: 3 }], start } },
+            { use, dynamics: { inputs: [{ position: p, byte: 3 }], start: { ...start, prefix: base.states } } },
           ],
           stream: { bits: true, states: true },
           onChunk: (c) => {
@@ -210,6 +211,10 @@ describe('engine conformance: every path, chunked = whole, dynamics = the spec',
         const started = res.groups[3]!;
         expect(started.predictions).toBe(n - 1 - p);
         expect(Array.from(started.finalState!)).toEqual(Array.from(full.finalState!));
+        // With the base states before the start as its prefix, it is the full re-run, bit for bit.
+        const withPrefix = res.groups[4]!;
+        expect(withPrefix.predictions).toBe(n - 1);
+        expect(Array.from(withPrefix.mean), label).toEqual(Array.from(full.mean));
         const key = JSON.stringify([res.groups.map((g) => Array.from(g.mean)), states]);
         ref ??= key;
         expect(key, `${label} chunk ${chunkSize}`).toBe(ref);
@@ -292,4 +297,31 @@ describe('engine conformance: every path, chunked = whole, dynamics = the spec',
       expect((err as SatrnnError).code, label).toBe('ABORTED');
     }
   }, 60_000);
+});
+
+describe('Analysis: variants that differ only in their inputs start from the base run', () => {
+  it('the second pass (base trajectory kept) equals the first (full re-runs), on every path', async () => {
+    const { Analysis } = await import('../../lib/analysis.js');
+    const model = randomModel(13, 8);
+    const data = randomText(400, 9);
+    const variants = [{}, { inputs: [{ position: 150, byte: 1 }] }, { inputs: [{ position: 390, byte: 2 }, { position: 200, byte: 0 }], knockout: [3] }, { inputs: [{ position: 0, byte: 5 }] }];
+    let ref: number[] | undefined;
+    for (const [label, inner] of backends) {
+      // Record which chunks start a group late (from > 0 with the base states as prefix).
+      const started: boolean[] = [];
+      const backend = Object.create(inner) as Backend;
+      backend.runChunk = (req, o) => {
+        started.push(req.groups.some((g) => (g.from ?? 0) > 0 && g.prefix !== undefined));
+        return inner.runChunk(req, o);
+      };
+      const an = new Analysis({ model, data, backend });
+      const first = Array.from(await an.meanBpc(variants)); // no base trajectory yet: full re-runs
+      expect(started).toEqual([false]);
+      const second = Array.from(await an.meanBpc(variants)); // started at the first substitution
+      expect(started).toEqual([false, true]);
+      expect(second, label).toEqual(first);
+      ref ??= first;
+      expect(first, label).toEqual(ref);
+    }
+  });
 });

@@ -54,6 +54,7 @@ export class JsBackend implements Backend {
         continue;
       }
       const out = g.statesOut ?? new Float32Array(T * H);
+      if (g.prefix) out.set(g.prefix);
       runDynamicsJs(dynamicsArgs(req, g, out));
       states.set(g, out);
       done += T - (g.from ?? 0);
@@ -64,7 +65,7 @@ export class JsBackend implements Backend {
       if (!g.use || T === 0 || g.use.length === 0 || readoutPositions(req, g).count === 0) continue;
       const V = g.use.length / H;
       const st = states.get(g)!;
-      const method = req.method === 'certified' && statesBounded(st.subarray((g.from ?? 0) * H)) ? 'certified' : 'ordered';
+      const method = req.method === 'certified' && statesBounded(st.subarray(firstRead(g) * H)) ? 'certified' : 'ordered';
       if (method !== req.method) certified = false;
       const bits = g.bitsOut ?? new Float64Array(V * T);
       const sel = readoutPositions(req, g);
@@ -109,6 +110,7 @@ export class JsBackend implements Backend {
     const plan = req.groups.map((g) => {
       if (g.states) return { g, states: shared(g.states), dyn: undefined };
       const states = sharedZeros(Float32Array, T * H);
+      if (g.prefix) states.set(g.prefix);
       const from = g.from ?? 0;
       const preAll = g.preOut ? sharedZeros(Float32Array, T * H) : undefined;
       const args = dynamicsArgs(req, g, states);
@@ -133,7 +135,7 @@ export class JsBackend implements Backend {
       const from = (g.from ?? 0) * H;
       g.state!.set(p.dyn.state);
       if (g.stats && p.dyn.stats) copyStats(p.dyn.stats, g.stats);
-      g.statesOut?.set(p.states.subarray(from), from);
+      g.statesOut?.set(p.states.subarray(firstRead(g) * H), firstRead(g) * H);
       if (g.preOut && p.preAll) g.preOut.set(p.preAll.subarray(from), from);
     }
     // Phase 2: readout tiles.
@@ -145,7 +147,7 @@ export class JsBackend implements Backend {
       const g = p.g;
       if (!g.use || T === 0 || g.use.length === 0 || readoutPositions(req, g).count === 0) continue;
       const V = g.use.length / H;
-      const method = req.method === 'certified' && statesBounded(p.states.subarray((g.from ?? 0) * H)) ? 'certified' : 'ordered';
+      const method = req.method === 'certified' && statesBounded(p.states.subarray(firstRead(g) * H)) ? 'certified' : 'ordered';
       if (method !== req.method) certified = false;
       const bits = sharedZeros(Float64Array, V * T);
       const sel = readoutPositions(req, g);
@@ -201,20 +203,25 @@ export class JsBackend implements Backend {
   }
 }
 
-/** The positions a group reads out (after `from`, where `select` says so), for tiles and counts. */
+/** The first position a group reads out: `from`, or 0 when a prefix supplies the states before it. */
+function firstRead(g: ChunkGroup): number {
+  return g.prefix ? 0 : (g.from ?? 0);
+}
+
+/** The positions a group reads out (from firstRead, where `select` says so), for tiles and counts. */
 function readoutPositions(req: ChunkRequest, g: ChunkGroup) {
   const T = req.steps;
-  const from = g.from ?? 0;
+  const from = firstRead(g);
   let select: Uint8Array | undefined;
   if (from > 0 || g.select) select = new Uint8Array(T).map((_, t) => (t >= from && (!g.select || g.select[t] !== 0) ? 1 : 0));
-  const prefix = new Uint32Array(T + 1);
-  for (let t = 0; t < T; t++) prefix[t + 1] = prefix[t]! + (!select || select[t] !== 0 ? 1 : 0);
+  const cum = new Uint32Array(T + 1);
+  for (let t = 0; t < T; t++) cum[t + 1] = cum[t]! + (!select || select[t] !== 0 ? 1 : 0);
   let probRow: Uint32Array | undefined;
-  if (g.probsOut) probRow = prefix.subarray(0, T);
-  const count = prefix[T]!;
+  if (g.probsOut) probRow = cum.subarray(0, T);
+  const count = cum[T]!;
   return {
     count,
-    countIn: (t0: number, t1: number): number => prefix[t1]! - prefix[t0]!,
+    countIn: (t0: number, t1: number): number => cum[t1]! - cum[t0]!,
     tile: { ...(select ? { select } : {}), ...(probRow ? { probs: g.probsOut!, probRow, rows: count } : {}) },
   };
 }
@@ -278,7 +285,7 @@ function checkChunk(req: ChunkRequest): void {
     len(g.weights, count, 'weights');
     if (g.states) {
       len(g.states, T * H, 'states');
-      if (g.from !== undefined) bad('from applies to groups with dynamics, not to given states');
+      if (g.from !== undefined || g.prefix !== undefined) bad('from and prefix apply to groups with dynamics, not to given states');
     } else {
       if (!g.state) bad('state is required for a group without given states');
       len(g.state, H, 'state');
@@ -295,6 +302,7 @@ function checkChunk(req: ChunkRequest): void {
         });
       }
       if (g.from !== undefined && !(Number.isInteger(g.from) && g.from >= 0 && g.from <= T)) bad(`from must be an integer in [0, ${T}]`);
+      len(g.prefix, (g.from ?? 0) * H, 'prefix');
       len(g.statesOut, T * H, 'statesOut');
       len(g.preOut, T * H, 'preOut');
     }
