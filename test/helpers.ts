@@ -3,7 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAddon } from '../lib/engine/native.js';
 import { forwardStates, readoutStates, type ReadoutResult } from '../lib/engine/primitives.js';
+import { selectBackend } from '../lib/engine/index.js';
 import type { Backend, ReadoutMethod, RunOptions } from '../lib/engine/types.js';
+import { expect } from 'vitest';
 import type { Model } from '../lib/model.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -79,4 +81,22 @@ export function readout(
 ): Promise<ReadoutResult> {
   const { keep, snap, ...rest } = req;
   return readoutStates(be, { ...rest, use: useOf(keep, snap) }, opts);
+}
+
+/**
+ * Runs `study` on every enabled path (2 threads) and expects the same typed result (numbers
+ * compared exactly, -0 included) and the same formatted text everywhere.
+ */
+export async function expectSameOnEveryPath<R>(study: (backend: Backend) => Promise<R>, format: (r: R) => string): Promise<void> {
+  let ref: string | undefined;
+  let refText: string | undefined;
+  for (const p of PATHS.filter((x) => x.enabled)) {
+    const r = await study(selectBackend({ backend: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 }));
+    const json = JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && Object.is(v, -0) ? '-0' : v));
+    ref ??= json;
+    expect(json, p.label).toBe(ref);
+    const text = format(r);
+    refText ??= text;
+    expect(text, p.label).toBe(refText);
+  }
 }

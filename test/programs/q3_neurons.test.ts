@@ -1,7 +1,7 @@
 // q3_neurons: golden on every path; its modern command `satrnn knockout`.
 import { describe, expect, it } from 'vitest';
 import { reproduce } from '../../lib/programs/index.js';
-import { PATHS, golden, hasShared, refDataPath, refModelPath, repoRoot } from '../helpers.js';
+import { PATHS, expectSameOnEveryPath, golden, hasShared, refDataPath, refModelPath, repoRoot } from '../helpers.js';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,6 @@ import path from 'node:path';
 import { Analysis } from '../../lib/analysis.js';
 import { NeuronSuite, ReadoutKnockout } from '../../lib/programs/q3_neurons/experiment.js';
 import { formatNeuronSuiteText } from '../../lib/programs/q3_neurons/format.js';
-import { selectBackend } from '../../lib/engine/index.js';
 import { randomModel, randomText } from '../models.js';
 
 describe.skipIf(!hasShared)('golden: q3_neurons', () => {
@@ -85,17 +84,9 @@ describe('q3_neurons on other models and texts: every path gives the same result
     it(`H=${H}, n=${n}`, async () => {
       const model = randomModel(H, 500 + H);
       const data = randomText(n, 9 + H);
-      let ref: string | undefined;
-      let refText: string | undefined;
-      for (const p of PATHS.filter((x) => x.enabled)) {
-        const an = new Analysis({ model, data, backend: selectBackend({ backend: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 }) });
-        const r = await new NeuronSuite({ decodeTop: Math.min(10, H) }).run(an);
-        const json = JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && Object.is(v, -0) ? '-0' : v));
-        ref ??= json;
-        expect(json, p.label).toBe(ref);
-        const text = formatNeuronSuiteText(r);
-        refText ??= text;
-        expect(text, p.label).toBe(refText);
-      }
+      await expectSameOnEveryPath(
+        (backend) => new NeuronSuite({ decodeTop: Math.min(10, H) }).run(new Analysis({ model, data, backend })),
+        formatNeuronSuiteText,
+      );
     }, 120_000);
 });
