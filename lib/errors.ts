@@ -34,10 +34,6 @@ export class SatrnnError extends Error {
   }
 }
 
-export function badOption(message: string): SatrnnError {
-  return new SatrnnError('BAD_OPTION', message);
-}
-
 export function abortError(): SatrnnError {
   return new SatrnnError('ABORTED', 'aborted');
 }

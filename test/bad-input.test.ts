@@ -7,7 +7,7 @@ import { SatrnnError } from '../lib/errors.js';
 import { Model, paramCount, parseModel } from '../lib/model.js';
 import { checkData } from '../lib/data.js';
 import { Analysis } from '../lib/analysis.js';
-import { KeepTopK, readoutDecode } from '../lib/programs/q3_neurons/experiment.js';
+import { KeepTopK, NeuronSuite, SignOnly, readoutDecode } from '../lib/programs/q3_neurons/experiment.js';
 import { selectBackend } from '../lib/engine/index.js';
 import { addon, hasShared, refDataPath, refModelPath, repoRoot, sharedDir } from './helpers.js';
 
@@ -139,6 +139,14 @@ describe('bad input: API raises typed errors', () => {
     await expect(new KeepTopK({ order: [0, 0, 1, 2] }).run(an, 0)).rejects.toThrow(/distinct neuron/);
     await expect(new KeepTopK({ order: [0, 1, 2, 3], counts: [5] }).run(an, 0)).rejects.toThrow(/outside/);
     expectCode(() => readoutDecode(an, 9), 'BAD_OPTION');
+    expect(() => readoutDecode(an, 1.5)).toThrow(/neuron index 1.5 is not an integer/);
+    await expect(an.meanBpc([{ knockout: [1.5] }])).rejects.toThrow(/neuron index 1.5 is not an integer/);
+    // Models smaller than the originals' top-10 decode: every neuron is decoded.
+    const small = await new NeuronSuite().run(an);
+    expect(small.decode.map((d) => d.neuron).sort()).toEqual([0, 1, 2, 3]);
+    // Sign-only without a baseline evaluates its own (no NaN deltas).
+    const sign = await new SignOnly().run(an);
+    for (const n of sign.neurons) expect(Number.isNaN(n.delta)).toBe(false);
     // Texts given as paths or streams are checked when read.
     const onText = (data: never) => new Analysis({ model, data, backend: { backend: 'js' } }).meanBpc([{}]);
     await expect(onText(os.tmpdir() as never)).rejects.toMatchObject({ code: 'FILE_UNREADABLE' });

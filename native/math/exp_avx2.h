@@ -2,9 +2,8 @@
 // the scalar port in every lane.
 //
 // The functions carry __attribute__((target("avx2"))), so this header can be
-// included in a translation unit built without -mavx2; call exp_array(),
-// which checks the CPU once at run time, or call the *_avx2 functions only
-// after cpu_has_avx2() returned true.  No FMA: every product and sum is a
+// included in a translation unit built without -mavx2; call the *_avx2
+// functions only after satrnn::cpu_has_avx2() (core/cpu.h) returned true.  No FMA: every product and sum is a
 // separate instruction in the scalar code's order (a fused multiply-add
 // would change the rounding), and contraction is switched off as in
 // glibc_double.h (same build requirements: no fast-math, -ffp-contract=off
@@ -36,13 +35,6 @@ namespace satrnn {
 namespace gmath {
 
 #if SATRNN_HAVE_EXP_AVX2
-
-inline bool cpu_has_avx2() {
-  // cpu_init first: this may run from another static initializer, before
-  // libgcc's own constructor has filled in the CPU model.
-  static const bool has = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") != 0);
-  return has;
-}
 
 // The table as (tail, scale bits) pairs, so one 16-byte load fetches both values of a lane.
 struct ExpPairs {
@@ -135,23 +127,6 @@ __attribute__((target("avx2"))) inline void exp_nonpos_array_avx2(const double* 
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) _mm256_storeu_pd(out + i, exp4_nonpos_avx2(_mm256_loadu_pd(in + i)));
   for (; i < n; ++i) out[i] = gmath::exp(in[i]);
-}
-
-// Run-time dispatch: AVX2 when the CPU has it, scalar port otherwise.
-inline void exp_array(const double* in, double* out, std::size_t n) {
-  if (cpu_has_avx2()) {
-    exp_array_avx2(in, out, n);
-    return;
-  }
-  for (std::size_t i = 0; i < n; ++i) out[i] = gmath::exp(in[i]);
-}
-
-#else  // !SATRNN_HAVE_EXP_AVX2
-
-inline bool cpu_has_avx2() { return false; }
-
-inline void exp_array(const double* in, double* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = gmath::exp(in[i]);
 }
 
 #endif

@@ -1,4 +1,4 @@
-// Build: g++ -std=c++17 -O2 -ffp-contract=off -pthread -I native tools/mathcheck/double_check.cc -o /tmp/double_check -lquadmath -lm
+// Build: g++ -std=c++17 -O2 -ffp-contract=off -pthread -I native tools/mathcheck/double_check.cc native/core/cpu.cc -o /tmp/double_check -lquadmath -lm
 // Run:   /tmp/double_check [--n=100000000] [--seed=1] [--threads=N] [--fma]
 //
 // Checks native/math/glibc_double.h (ports of glibc 2.36 exp, log2, log,
@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/cpu.h"
 #include "math/exp_avx2.h"
 #include "math/glibc_double.h"
 
@@ -410,8 +411,8 @@ int main(int argc, char** argv) {
   if (fma && have_tunable) unsetenv("GLIBC_TUNABLES");  // informational only; already loaded
   std::printf("libm variant: %s (GLIBC_TUNABLES=%s); AVX2 on this CPU: %s\n",
               fma ? "default (fma where available)" : "plain (non-fma)", tun ? tun : "",
-              gm::cpu_has_avx2() ? "yes" : "no");
-  if (!gm::cpu_has_avx2()) {
+              satrnn::cpu_has_avx2() ? "yes" : "no");
+  if (!satrnn::cpu_has_avx2()) {
     std::printf("this program needs an AVX2 CPU for the vector checks\n");
     return 2;
   }

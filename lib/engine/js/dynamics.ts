@@ -20,8 +20,11 @@ export type DynamicsChunk = Pick<ChunkGroup, 'weights' | 'stepsBefore' | 'mode' 
   states: Float32Array;
 };
 
-/** Runs the chunk; `shouldStop` is polled every 1,024 steps (true: stop, returns false). */
-export function runDynamicsJs(c: DynamicsChunk, shouldStop?: () => boolean): boolean {
+/**
+ * Runs the chunk. (It is not interrupted: in-process chunks are small, and a chunk on a
+ * worker thread is cancelled by terminating the worker.)
+ */
+export function runDynamicsJs(c: DynamicsChunk): void {
   const H = c.hidden;
   const { states, mode, value, stats, substPos, substByte } = c;
   let prev: Float32Array = new Float32Array(c.state);
@@ -31,7 +34,6 @@ export function runDynamicsJs(c: DynamicsChunk, shouldStop?: () => boolean): boo
   while (s < ns && substPos![s]! < c.pos0) s++;
   const before = c.stepsBefore ?? 0;
   for (let t = 0; t < c.steps; t++) {
-    if (t % 1024 === 0 && shouldStop?.() === true) return false;
     let x = c.bytes[t]!;
     if (s < ns && substPos![s] === c.pos0 + t) x = substByte![s++]!;
     const o = t * H;
@@ -59,7 +61,6 @@ export function runDynamicsJs(c: DynamicsChunk, shouldStop?: () => boolean): boo
     prevOff = o;
   }
   if (c.steps > 0) c.state.set(states.subarray((c.steps - 1) * H, c.steps * H));
-  return true;
 }
 
 /** q4_saturation's threshold, the float constant 0.999f (compared with float |h|). */

@@ -180,7 +180,8 @@ export class SignOnly {
     const key = neurons.map((n) => Math.abs(Math.fround(n.delta)));
     return { neurons, order: exchangeSort(range(neurons.length), (b, a) => key[b]! > key[a]!) };
   }
-  async run(an: Analysis, baseline: number, opts: RunOptions = {}): Promise<SignOnlyResult> {
+  /** Deltas against `baseline` when given, else against a baseline evaluated in the same pass. */
+  async run(an: Analysis, baseline?: number, opts: RunOptions = {}): Promise<SignOnlyResult> {
     return runBatch(an, this.batch(an.hidden, baseline), opts);
   }
 }
@@ -203,8 +204,8 @@ export interface NeuronDecode {
  */
 export function readoutDecode(an: { model: Analysis['model'] }, neuron: number, top = 5): NeuronDecode {
   const { Wy, hidden: H } = an.model;
-  if (!Number.isInteger(neuron) || neuron < 0 || neuron >= H)
-    throw new SatrnnError('BAD_OPTION', `neuron index ${neuron} is out of range 0..${H - 1}`);
+  if (!Number.isInteger(neuron)) throw new SatrnnError('BAD_OPTION', `neuron index ${neuron} is not an integer`);
+  if (neuron < 0 || neuron >= H) throw new SatrnnError('BAD_OPTION', `neuron index ${neuron} is out of range 0..${H - 1}`);
   if (!Number.isInteger(top) || top < 1 || top > VOCAB)
     throw new SatrnnError('BAD_OPTION', `top must be an integer in 1..${VOCAB}`);
   const list: ByteWeight[] = range(VOCAB).map((o) => ({ byte: o, weight: Wy[o * H + neuron]! }));
@@ -226,7 +227,7 @@ export interface NeuronSuiteResult {
 }
 
 export interface NeuronSuiteOptions {
-  /** How many of the most important neurons to decode (default 10). */
+  /** How many of the most important neurons to decode (default 10, or H when H < 10). */
   decodeTop?: number;
 }
 
@@ -239,7 +240,7 @@ export class NeuronSuite {
 
   async run(an: Analysis, opts: RunOptions = {}): Promise<NeuronSuiteResult> {
     const H = an.hidden;
-    const decodeTop = this.options.decodeTop ?? 10;
+    const decodeTop = this.options.decodeTop ?? Math.min(10, H); // the originals' 10, or every neuron of a smaller model
     if (!Number.isInteger(decodeTop) || decodeTop < 0 || decodeTop > H)
       throw new SatrnnError('BAD_OPTION', `decodeTop must be an integer in 0..${H}`);
     const cumCounts = defaultCounts(H, 0);
