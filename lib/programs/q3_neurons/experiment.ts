@@ -97,15 +97,28 @@ export interface CountsOptions {
   counts?: readonly number[];
 }
 
+/**
+ * The checked prefix lengths of an order (default: the originals' schedule from `from`) and
+ * one variant per length, made by `variant` from the prefix.
+ */
+function prefixVariants(
+  o: CountsOptions,
+  hidden: number,
+  from: number,
+  what: string,
+  variant: (prefix: number[]) => ReadoutVariant,
+): { counts: number[]; variants: ReadoutVariant[] } {
+  checkOrder(o.order, hidden, `${what} order`);
+  const counts = [...(o.counts ?? defaultCounts(hidden, from))];
+  checkCounts(counts, o.order.length, 0, what);
+  return { counts, variants: counts.map((k) => variant(o.order.slice(0, k))) };
+}
+
 /** Remove neurons cumulatively in the given order; bpc after each count. */
 export class CumulativeKnockout {
   constructor(readonly options: CountsOptions) {}
   variants(hidden: number): { counts: number[]; variants: ReadoutVariant[] } {
-    const { order } = this.options;
-    checkOrder(order, hidden, 'cumulative knockout order');
-    const counts = [...(this.options.counts ?? defaultCounts(hidden, 0))];
-    checkCounts(counts, order.length, 0, 'cumulative knockout');
-    return { counts, variants: counts.map((k) => ({ knockout: order.slice(0, k) })) };
+    return prefixVariants(this.options, hidden, 0, 'cumulative knockout', (knockout) => ({ knockout }));
   }
   batch(hidden: number, baseline: number): Batch<CumulativeRow[]> {
     const { counts, variants } = this.variants(hidden);
@@ -129,11 +142,7 @@ export interface KeepTopKRow {
 export class KeepTopK {
   constructor(readonly options: CountsOptions) {}
   variants(hidden: number): { counts: number[]; variants: ReadoutVariant[] } {
-    const { order } = this.options;
-    checkOrder(order, hidden, 'keep-top-k order');
-    const counts = [...(this.options.counts ?? defaultCounts(hidden, 1))];
-    checkCounts(counts, order.length, 0, 'keep-top-k');
-    return { counts, variants: counts.map((k) => ({ keepOnly: order.slice(0, k) })) };
+    return prefixVariants(this.options, hidden, 1, 'keep-top-k', (keepOnly) => ({ keepOnly }));
   }
   batch(hidden: number, baseline: number): Batch<KeepTopKRow[]> {
     const { counts, variants } = this.variants(hidden);
