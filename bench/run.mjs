@@ -6,7 +6,8 @@ import os from 'node:os';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Analysis, NeuronSuite, PruneStudy, parseModel, selectBackend, loadAddon, train } from '../dist/index.js';
+import { Analysis, NeuronSuite, PruneStudy, parseModel, selectBackend, train } from '../dist/index.js';
+import { loadAddon } from '../dist/engine/native.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(root, '..', 'shared', 'reference');
@@ -42,9 +43,9 @@ const configs = [];
 if (loadAddon()) {
   const info = loadAddon().info();
   const isas = [...(info.avx2 ? ['avx2'] : []), ...(info.sse2 ? ['sse2'] : []), 'scalar'];
-  for (const isa of isas) for (const threads of [1, 2]) configs.push({ backend: 'native', isa, threads });
+  for (const isa of isas) for (const threads of [1, 2]) configs.push({ name: 'native', isa, threads });
 }
-configs.push({ backend: 'js', threads: 1 }, { backend: 'js', threads: 2 });
+configs.push({ name: 'js', threads: 1 }, { name: 'js', threads: 2 });
 
 // The whole q3 and q5 studies in-process (every pass over the text, nothing cached between runs).
 const suites = [
@@ -54,7 +55,7 @@ const suites = [
 for (const suite of suites)
   for (const cfg of configs) {
     const backend = selectBackend(cfg);
-    const label = `${cfg.backend === 'js' ? 'js' : `native ${cfg.isa}`}, ${cfg.threads} thread${cfg.threads > 1 ? 's' : ''}`;
+    const label = `${cfg.name === 'js' ? 'js' : `native ${cfg.isa}`}, ${cfg.threads} thread${cfg.threads > 1 ? 's' : ''}`;
     const ms = await median(() => suite.run(new Analysis({ model, data, backend })));
     rows.push({ what: suite.what, label, ms, ratio: suite.originalMs / ms, base: suite.base });
     console.error(`${suite.what} ${label}: ${ms.toFixed(1)} ms`);
@@ -63,13 +64,13 @@ for (const suite of suites)
 // sat_train 5 5 on the reference text: 5 epochs + the 6 evaluations the original runs.
 const ORIGINAL_TRAIN_MS = 390;
 const trainConfigs = [
-  ...(loadAddon()?.info().fastTraining ? [{ backend: 'native', isa: 'avx2', fast: true }] : []),
-  ...(loadAddon() ? [...(loadAddon().info().avx2 ? ['avx2'] : []), ...(loadAddon().info().sse2 ? ['sse2'] : []), 'scalar'].map((isa) => ({ backend: 'native', isa })) : []),
-  { backend: 'js', threads: 1 },
+  ...(loadAddon()?.info().fastTraining ? [{ name: 'native', isa: 'avx2', fast: true }] : []),
+  ...(loadAddon() ? [...(loadAddon().info().avx2 ? ['avx2'] : []), ...(loadAddon().info().sse2 ? ['sse2'] : []), 'scalar'].map((isa) => ({ name: 'native', isa })) : []),
+  { name: 'js', threads: 1 },
 ];
 for (const { fast, ...cfg } of trainConfigs) {
   const backend = selectBackend(cfg);
-  const label = `${cfg.backend === 'js' ? 'js' : `native ${cfg.isa}`}${fast ? ` --fast (not exact), ${backend.threads} thread${backend.threads > 1 ? 's' : ''}` : ', exact'}`;
+  const label = `${cfg.name === 'js' ? 'js' : `native ${cfg.isa}`}${fast ? ` --fast (not exact), ${backend.threads} thread${backend.threads > 1 ? 's' : ''}` : ', exact'}`;
   const ms = await median(async () => {
     const r = await train({ data, epochs: 5, backend, fast });
     await backend.evalBpc(r.best.model.weights, 128, data, { fast });
@@ -80,7 +81,7 @@ for (const { fast, ...cfg } of trainConfigs) {
 
 // Variants per second: 10,000 random single/multi-neuron readout knockouts at n = 1024.
 if (loadAddon()) {
-  const backend = selectBackend({ backend: 'native', threads: 2 });
+  const backend = selectBackend({ name: 'native', threads: 2 });
   const an = new Analysis({ model, data, backend });
   let s = 12345;
   const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);

@@ -6,22 +6,24 @@ import { createHash } from 'node:crypto';
 import { checkData } from './data.js';
 import { applyEdits, type WeightEdit } from './engine/edits.js';
 import { evaluate, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
-import { resolveBackend, type Backend, type BackendOptions } from './engine/index.js';
+import { resolveBackend, type Backend, type BackendChoice } from './engine/index.js';
 import type { TextSource } from './engine/source.js';
 import { USE, type ReadoutMethod, type RunOptions } from './engine/types.js';
 import { SatrnnError } from './errors.js';
 import type { Model } from './model.js';
 
+/** What an {@link Analysis} is made of. */
 export interface AnalysisInput {
-  model: Model;
-  /** The text: bytes (n >= 2), a file path, or a function returning a fresh async iterable of byte blocks. */
-  data: TextSource;
-  /** A backend, or options to pick one (default: native when it loads). */
-  backend?: Backend | BackendOptions;
-  /** Readout summation strategy; both are bit-identical (default 'certified', the fast one). */
-  readoutMethod?: ReadoutMethod;
+  /** The model (any H). */
+  readonly model: Model;
+  /** The text: bytes (n >= 2), a file path, or a function returning a fresh async iterable of byte blocks (multi-pass experiments call it once per pass). */
+  readonly data: TextSource;
+  /** A backend from {@link selectBackend}, or a choice of one: `'native'`, `'js'`, `{ name: 'native', isa: 'scalar', threads: 2 }` … (default `'auto'`: native when it loads). */
+  readonly backend?: Backend | BackendChoice;
+  /** Readout summation strategy; both are bit-identical (default 'certified', the fast one; 'ordered' is the literal reference). */
+  readonly readoutMethod?: ReadoutMethod;
   /** Predictions per engine chunk (default: what fits the memory budget); results never depend on it. */
-  chunkSize?: number;
+  readonly chunkSize?: number;
 }
 
 /** What the readout sees of each neuron in one variant. */

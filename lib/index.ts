@@ -1,26 +1,41 @@
-// Public API of satrnn.
+// Public API of satrnn: every export is listed here by name (nothing is re-exported
+// wholesale), so what is public is decided in one place. api/satrnn.api.md is the report
+// of this surface that CI compares against (npm run api:check).
+
+// Errors
 export { SatrnnError, type SatrnnErrorCode } from './errors.js';
-export { Model, loadModel, parseModel, saveModel, paramCount, hiddenFromParamCount, VOCAB, REFERENCE_HIDDEN } from './model.js';
-export type { ParseModelOptions } from './model.js';
+
+// Models and texts
+export { Model, loadModel, parseModel, saveModel, paramCount, hiddenFromParamCount, VOCAB, REFERENCE_HIDDEN, type ParseModelOptions } from './model.js';
 export { loadData, checkData, type LoadDataOptions } from './data.js';
-export {
-  selectBackend,
-  JsBackend,
-  NativeBackend,
-  loadAddon,
-  type Backend,
-  type BackendName,
-  type BackendOptions,
-  type ChunkGroup,
-  type ChunkRequest,
-  type ChunkResult,
-  type Isa,
-  type ReadoutMethod,
-  type RunOptions,
-  type StatsAccumulators,
-} from './engine/index.js';
-export { USE, NEURON } from './engine/types.js';
+export type { TextSource } from './engine/source.js';
+export { DEFAULT_CORPUS, DEFAULT_MODEL } from './assets.js';
 export { layout, type Layout } from './engine/layout.js';
+
+// Backends
+export { selectBackend, type BackendChoice, type NativeIsa } from './engine/index.js';
+export type {
+  Backend,
+  BackendName,
+  Isa,
+  ReadoutMethod,
+  RunOptions,
+  ChunkGroup,
+  ChunkRequest,
+  ChunkResult,
+  StatsAccumulators,
+  TrainEpochParams,
+  UseCode,
+} from './engine/types.js';
+export { USE, NEURON } from './engine/types.js';
+
+// Analyses and variants
+export { Analysis, type AnalysisInput, type ReadoutVariant, type Variant } from './analysis.js';
+export { applyEdits, type WeightEdit, type EditedWeights } from './engine/edits.js';
+export { wyColumnNorms, magnitudes, type MagnitudeSummary } from './engine/model-stats.js';
+export { batch, fuse, runBatch, type Batch } from './programs/batch.js';
+
+// The engine underneath
 export {
   evaluate,
   type EvaluateRequest,
@@ -32,11 +47,10 @@ export {
   type TrajectoryStats,
   type ChunkOutput,
 } from './engine/evaluate.js';
-export type { TextSource } from './engine/source.js';
-export { applyEdits, type WeightEdit, type EditedWeights } from './engine/edits.js';
-export { wyColumnNorms, magnitudes, type MagnitudeSummary } from './engine/model-stats.js';
-export { Analysis, type AnalysisInput, type ReadoutVariant, type Variant } from './analysis.js';
-export { batch, fuse, runBatch, type Batch } from './programs/batch.js';
+export { forwardStates, readoutStates, type ForwardOptions, type ReadoutRequest, type ReadoutResult } from './engine/primitives.js';
+export { klBits } from './engine/kl.js';
+
+// Readout experiments (q3_neurons)
 export {
   ReadoutKnockout,
   CumulativeKnockout,
@@ -44,20 +58,35 @@ export {
   SignOnly,
   NeuronSuite,
   readoutDecode,
+  pctOfGap,
+  type ExperimentRunOptions,
   type NeuronKnockout,
   type ReadoutKnockoutResult,
+  type RankingOptions,
   type CumulativeRow,
-  type CountsOptions,
+  type CumulativeKnockoutResult,
   type KeepTopKRow,
+  type KeepTopKResult,
   type SignOnlyRow,
   type SignOnlyResult,
   type ByteWeight,
   type NeuronDecode,
+  type ReadoutDecodeOptions,
   type NeuronSuiteResult,
   type NeuronSuiteOptions,
 } from './programs/q3_neurons/experiment.js';
 export { formatNeuronSuiteText } from './programs/q3_neurons/format.js';
-export { formatKnockoutTable, formatKnockoutCsv } from './programs/q3_neurons/format-table.js';
+export {
+  formatKnockoutTable,
+  formatKnockoutCsv,
+  knockoutJson,
+  KNOCKOUT_CSV_COLUMNS,
+  KNOCKOUT_JSON_SCHEMA,
+  type KnockoutRun,
+  type KnockoutProvenance,
+} from './programs/q3_neurons/format-table.js';
+
+// Pruning (q5_redux)
 export {
   PruneStudy,
   DEFAULT_THRESHOLDS,
@@ -69,14 +98,11 @@ export {
   type ReduxCount,
 } from './programs/q5_redux/experiment.js';
 export { formatPruneStudyText } from './programs/q5_redux/format.js';
-export { sprintf } from './format/printf.js';
-export { reproduce, PROGRAMS, type Program, type ReproduceContext, type ReproduceEntry } from './programs/index.js';
-export { VERSION } from './version.js';
+
+// Training (sat_train)
 export {
   train,
   initialModel,
-  isReportedEpoch,
-  resolveTrainOptions,
   makeCheckpoint,
   saveCheckpoint,
   loadCheckpoint,
@@ -87,6 +113,10 @@ export {
   type TrainCheckpoint,
   type ResolvedTrainOptions,
 } from './programs/sat_train/experiment.js';
-export { DEFAULT_CORPUS, DEFAULT_MODEL } from './assets.js';
-export { forwardStates, readoutStates, type ForwardOptions, type ReadoutRequest, type ReadoutResult } from './engine/primitives.js';
-export { klBits } from './engine/kl.js';
+
+// The originals, by name
+export { reproduce, PROGRAMS, type Program, type ReproduceContext, type ReproduceEntry } from './programs/index.js';
+
+// Formatting and version
+export { sprintf } from './format/printf.js';
+export { VERSION } from './version.js';

@@ -7,7 +7,7 @@ import { SatrnnError } from '../lib/errors.js';
 import { Model, paramCount, parseModel } from '../lib/model.js';
 import { checkData } from '../lib/data.js';
 import { Analysis } from '../lib/analysis.js';
-import { KeepTopK, NeuronSuite, SignOnly, readoutDecode } from '../lib/programs/q3_neurons/experiment.js';
+import { CumulativeKnockout, KeepTopK, NeuronSuite, SignOnly, readoutDecode } from '../lib/programs/q3_neurons/experiment.js';
 import { selectBackend } from '../lib/engine/index.js';
 import { addon, hasShared, refDataPath, refModelPath, repoRoot, sharedDir } from './helpers.js';
 
@@ -129,26 +129,28 @@ describe('bad input: API raises typed errors', () => {
     expect(checkData(new Uint8Array(2)).length).toBe(2);
   });
   it('backend options', () => {
-    expectCode(() => selectBackend({ backend: 'gpu' as never }), 'BAD_OPTION');
-    if (addon) expectCode(() => selectBackend({ backend: 'native', threads: 0 }), 'BAD_OPTION');
+    expectCode(() => selectBackend({ name: 'gpu' as never }), 'BAD_OPTION');
+    if (addon) expectCode(() => selectBackend({ name: 'native', threads: 0 }), 'BAD_OPTION');
   });
   it('experiment options', async () => {
     const model = new Model(new Float32Array(paramCount(4)), 4);
-    const an = new Analysis({ model, data: new Uint8Array([1, 2, 3]), backend: { backend: 'js' } });
+    const an = new Analysis({ model, data: new Uint8Array([1, 2, 3]), backend: 'js' });
     await expect(an.meanBpc([{ knockout: [4] }])).rejects.toThrow(/neuron index 4 is out of range 0..3/);
-    await expect(new KeepTopK({ order: [0, 0, 1, 2] }).run(an, 0)).rejects.toThrow(/distinct neuron/);
-    await expect(new KeepTopK({ order: [0, 1, 2, 3], counts: [5] }).run(an, 0)).rejects.toThrow(/outside/);
-    expectCode(() => readoutDecode(an, 9), 'BAD_OPTION');
-    expect(() => readoutDecode(an, 1.5)).toThrow(/neuron index 1.5 is not an integer/);
+    expect(() => new KeepTopK({ ranking: [0, 0, 1, 2] })).toThrow(/distinct neuron/);
+    expect(() => new KeepTopK({ ranking: [0, 1, 2, 3], counts: [5] })).toThrow(/outside/);
+    await expect(new KeepTopK({ ranking: [0, 1, 2, 3, 4, 5] }).run(an)).rejects.toThrow(/4 is not a distinct neuron index in 0..3/);
+    expectCode(() => new CumulativeKnockout(undefined as never), 'BAD_OPTION');
+    expectCode(() => readoutDecode(model, 9), 'BAD_OPTION');
+    expect(() => readoutDecode(model, 1.5)).toThrow(/neuron index 1.5 is not an integer/);
     await expect(an.meanBpc([{ knockout: [1.5] }])).rejects.toThrow(/neuron index 1.5 is not an integer/);
     // Models smaller than the originals' top-10 decode: every neuron is decoded.
     const small = await new NeuronSuite().run(an);
     expect(small.decode.map((d) => d.neuron).sort()).toEqual([0, 1, 2, 3]);
     // Sign-only without a baseline evaluates its own (no NaN deltas).
     const sign = await new SignOnly().run(an);
-    for (const n of sign.neurons) expect(Number.isNaN(n.delta)).toBe(false);
+    for (const n of sign.neurons) expect(Number.isNaN(n.deltaBpc)).toBe(false);
     // Texts given as paths or streams are checked when read.
-    const onText = (data: never) => new Analysis({ model, data, backend: { backend: 'js' } }).meanBpc([{}]);
+    const onText = (data: never) => new Analysis({ model, data, backend: 'js' }).meanBpc([{}]);
     await expect(onText(os.tmpdir() as never)).rejects.toMatchObject({ code: 'FILE_UNREADABLE' });
     await expect(onText('/nonexistent/text.txt' as never)).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
     await expect(onText((() => (async function* () { yield 'x'; })()) as never)).rejects.toMatchObject({ code: 'BAD_OPTION' });

@@ -33,7 +33,7 @@ describe('embedded default model', () => {
         data,
         ...manifest.options,
         evaluate: 'never',
-        backend: selectBackend({ backend: p.backend, ...(p.isa ? { isa: p.isa } : {}) }),
+        backend: selectBackend({ name: p.backend, ...(p.isa ? { isa: p.isa } : {}) }),
         signal: stop.signal,
         onEpoch: (m, state) => {
           got.push(sha(new Uint8Array(state.weights.buffer.slice(0))));

@@ -91,7 +91,7 @@ export async function expectSameOnEveryPath<R>(study: (backend: Backend) => Prom
   let ref: string | undefined;
   let refText: string | undefined;
   for (const p of PATHS.filter((x) => x.enabled)) {
-    const r = await study(selectBackend({ backend: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 }));
+    const r = await study(selectBackend({ name: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 }));
     const json = JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && Object.is(v, -0) ? '-0' : v));
     ref ??= json;
     expect(json, p.label).toBe(ref);

@@ -13,19 +13,17 @@ export interface BackendFlags {
   threads?: number;
 }
 
+/** The backend the flags choose (--isa implies the native backend). */
 export function backendOptions(f: BackendFlags): BackendOptions {
-  const o: BackendOptions = {};
-  if (f.backend !== undefined) {
-    if (f.backend !== 'native' && f.backend !== 'js')
-      throw new SatrnnError('BAD_OPTION', `--backend must be native or js (got '${f.backend}')`);
-    o.backend = f.backend;
-  }
+  if (f.backend !== undefined && f.backend !== 'native' && f.backend !== 'js')
+    throw new SatrnnError('BAD_OPTION', `--backend must be native or js (got '${f.backend}')`);
+  const threads = f.threads !== undefined ? { threads: f.threads } : {};
   if (f.isa !== undefined) {
     if (f.isa !== 'avx2' && f.isa !== 'sse2' && f.isa !== 'scalar') throw new SatrnnError('BAD_OPTION', `--isa must be avx2, sse2 or scalar (got '${f.isa}')`);
-    o.isa = f.isa;
+    if (f.backend === 'js') throw new SatrnnError('BAD_OPTION', '--isa chooses a native code path; it cannot be combined with --backend js');
+    return { name: 'native', isa: f.isa, ...threads };
   }
-  if (f.threads !== undefined) o.threads = f.threads;
-  return o;
+  return f.backend === 'native' ? { name: 'native', ...threads } : f.backend === 'js' ? { name: 'js', ...threads } : threads;
 }
 
 /** The flags every computing command takes: --backend, --isa, --threads (`threadsHelp` says what threads do there). */

@@ -8,14 +8,27 @@ export type { Backend, BackendName, ChunkGroup, ChunkRequest, ChunkResult, Isa, 
 export { JsBackend } from './js/index.js';
 export { NativeBackend, loadAddon, nativeAddonFile, nativeLoadError } from './native.js';
 
-export interface BackendOptions {
-  /** 'native' or 'js'; default: SATRNN_BACKEND, else native when the addon loads, else js. */
-  backend?: BackendName;
-  /** Native code path: 'avx2', 'sse2' or 'scalar' (portable loops); default: SATRNN_ISA, else the best the CPU has. */
-  isa?: NativeIsa;
-  /** Worker threads for batches (native threads or js worker_threads); default: SATRNN_THREADS, else all cores. */
-  threads?: number;
-}
+/** Native code paths: the addon's AVX2 or SSE2 kernels, or its portable C++ loops. */
+export type { NativeIsa } from './native.js';
+
+/**
+ * Which backend to use. A name alone (`'native'`, `'js'`, `'auto'`) or an object whose
+ * `name` decides which other fields exist: only the native backend has an ISA.
+ * - `'auto'` (the default): SATRNN_BACKEND, else native when the addon loads, else js.
+ * - `threads`: worker threads for batches (native threads or js worker_threads); default
+ *   SATRNN_THREADS, else all cores. Results never depend on it.
+ * - `isa` (native only): 'avx2', 'sse2' or 'scalar' (portable loops); default SATRNN_ISA,
+ *   else the best the CPU has.
+ */
+export type BackendChoice =
+  | 'auto'
+  | BackendName
+  | { readonly name?: 'auto'; readonly threads?: number }
+  | { readonly name: 'native'; readonly isa?: NativeIsa; readonly threads?: number }
+  | { readonly name: 'js'; readonly threads?: number };
+
+/** @internal Former name of BackendChoice's object form, used by internal call sites. */
+export type BackendOptions = Exclude<BackendChoice, string>;
 
 function envChoice<T extends string>(name: string, allowed: readonly T[]): T | undefined {
   const v = process.env[name];
@@ -25,25 +38,29 @@ function envChoice<T extends string>(name: string, allowed: readonly T[]): T | u
   return v as T;
 }
 
-/** Picks a backend: explicit option > environment > native when it loads > js. */
-export function selectBackend(opts: BackendOptions = {}): Backend {
-  const requested = opts.backend ?? envChoice('SATRNN_BACKEND', ['native', 'js'] as const);
-  if (requested !== undefined && requested !== 'native' && requested !== 'js')
-    throw new SatrnnError('BAD_OPTION', `unknown backend '${String(requested)}'; use native or js`);
-  let threads = opts.threads;
+/** Picks a backend: explicit choice > environment > native when it loads > js. */
+export function selectBackend(choice: BackendChoice = 'auto'): Backend {
+  const o: { name?: string; isa?: string; threads?: number } =
+    typeof choice === 'string' ? { name: choice } : choice !== null && typeof choice === 'object' ? choice : { name: String(choice) };
+  const name = o.name === undefined || o.name === 'auto' ? envChoice('SATRNN_BACKEND', ['native', 'js'] as const) : o.name;
+  if (name !== undefined && name !== 'native' && name !== 'js')
+    throw new SatrnnError('BAD_OPTION', `unknown backend '${String(name)}'; use 'native', 'js' or 'auto'`);
+  if (o.isa !== undefined && name !== 'native')
+    throw new SatrnnError('BAD_OPTION', `an ISA (${String(o.isa)}) only exists for the native backend; use { name: 'native', isa: '${String(o.isa)}' }`);
+  let threads = o.threads;
   if (threads === undefined && process.env.SATRNN_THREADS) threads = Number(process.env.SATRNN_THREADS);
   threads ??= Math.max(1, os.availableParallelism());
   if (!Number.isInteger(threads) || threads < 1 || threads > 256)
     throw new SatrnnError('BAD_OPTION', `threads must be an integer from 1 to 256 (got ${threads})`);
-  if (requested === 'js') return new JsBackend(threads);
+  if (name === 'js') return new JsBackend(threads);
   const addon = loadAddon();
   if (!addon) {
-    if (requested === 'native')
+    if (name === 'native')
       throw new SatrnnError('BACKEND_UNAVAILABLE', `the native backend is not available: ${nativeLoadError()}`);
     return new JsBackend(threads);
   }
   const info = addon.info();
-  const isa = opts.isa ?? envChoice('SATRNN_ISA', ['avx2', 'sse2', 'scalar'] as const) ?? (info.avx2 ? 'avx2' : info.sse2 ? 'sse2' : 'scalar');
+  const isa = o.isa ?? envChoice('SATRNN_ISA', ['avx2', 'sse2', 'scalar'] as const) ?? (info.avx2 ? 'avx2' : info.sse2 ? 'sse2' : 'scalar');
   if (isa !== 'avx2' && isa !== 'sse2' && isa !== 'scalar') throw new SatrnnError('BAD_OPTION', `unknown ISA '${String(isa)}'; use avx2, sse2 or scalar`);
   if ((isa === 'avx2' && !info.avx2) || (isa === 'sse2' && !info.sse2))
     throw new SatrnnError('BACKEND_UNAVAILABLE', `${isa} was requested but this CPU (or this build) does not have it; use SATRNN_ISA=scalar`);
@@ -51,6 +68,6 @@ export function selectBackend(opts: BackendOptions = {}): Backend {
 }
 
 /** A ready backend as is, or one selected from options. */
-export function resolveBackend(b: Backend | BackendOptions | undefined): Backend {
-  return b !== undefined && typeof (b as Backend).runChunk === 'function' ? (b as Backend) : selectBackend(b as BackendOptions | undefined);
+export function resolveBackend(b: Backend | BackendChoice | undefined): Backend {
+  return b !== null && typeof b === 'object' && typeof (b as Backend).runChunk === 'function' ? (b as Backend) : selectBackend(b as BackendChoice | undefined);
 }

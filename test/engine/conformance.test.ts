@@ -16,7 +16,7 @@ import { randomModel, randomText } from '../models.js';
 
 const backends: [string, Backend][] = PATHS.filter((p) => p.enabled).map((p) => [
   p.label,
-  selectBackend({ backend: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 }),
+  selectBackend({ name: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 }),
 ]);
 
 const fround = Math.fround;

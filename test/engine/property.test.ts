@@ -60,9 +60,9 @@ const variantArb: fc.Arbitrary<ReadoutVariant> = fc.record(
 );
 
 const backends = [
-  ...(addon ? [selectBackend({ backend: 'native', isa: 'scalar', threads: 2 })] : []),
-  ...(addon?.info().avx2 ? [selectBackend({ backend: 'native', isa: 'avx2', threads: 2 })] : []),
-  selectBackend({ backend: 'js', threads: 1 }),
+  ...(addon ? [selectBackend({ name: 'native', isa: 'scalar', threads: 2 })] : []),
+  ...(addon?.info().avx2 ? [selectBackend({ name: 'native', isa: 'avx2', threads: 2 })] : []),
+  selectBackend({ name: 'js', threads: 1 }),
 ];
 
 describe('property: random variant batches', () => {

@@ -6,7 +6,7 @@ import { randomModel, randomText } from '../models.js';
 const paths = PATHS.filter((p) => p.enabled);
 const backends: [string, Backend][] = paths.map((p) => [
   p.label,
-  selectBackend({ backend: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 }),
+  selectBackend({ name: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 }),
 ]);
 
 const bitsOf32 = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);

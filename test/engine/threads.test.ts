@@ -18,8 +18,8 @@ for (let v = 1; v < V; v++) for (let j = 0; j < H; j++) {
 }
 
 const configs = [
-  ...(addon ? [1, 2, 3, 7].map((threads) => ({ backend: 'native' as const, threads })) : []),
-  ...[1, 2, 3].map((threads) => ({ backend: 'js' as const, threads })),
+  ...(addon ? [1, 2, 3, 7].map((threads) => ({ name: 'native' as const, threads })) : []),
+  ...[1, 2, 3].map((threads) => ({ name: 'js' as const, threads })),
 ];
 
 describe('batches: results never depend on the thread count', () => {
@@ -62,7 +62,7 @@ describe('batches: results never depend on the thread count', () => {
 
 describe('batches: AbortSignal stops work with a typed error', () => {
   for (const cfg of configs.filter((c) => c.threads <= 2)) {
-    it(`${cfg.backend}, ${cfg.threads} thread(s)`, async () => {
+    it(`${cfg.name}, ${cfg.threads} thread(s)`, async () => {
       const be = selectBackend(cfg);
       const { states } = await forward(be, model, text.subarray(0, text.length - 1));
       const big = new Uint8Array(400 * H).fill(1);

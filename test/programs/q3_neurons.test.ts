@@ -17,7 +17,7 @@ describe.skipIf(!hasShared)('golden: q3_neurons', () => {
   for (const p of PATHS) {
     it.skipIf(!p.enabled)(`matches byte for byte on ${p.label}`, async () => {
       const text = await reproduce('q3_neurons', [refDataPath, refModelPath], {
-        backend: { backend: p.backend, ...(p.isa ? { isa: p.isa } : {}) },
+        backend: { name: p.backend, ...(p.isa ? { isa: p.isa } : {}) },
       });
       expect(text.split('\n')).toEqual(expected.split('\n'));
       expect(text).toBe(expected);
@@ -44,33 +44,36 @@ describe('satrnn knockout', () => {
     const r = cli('knockout', '--model', folder, '--data', dataFile, '--json');
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.schema).toBe('satrnn.knockout/1');
+    expect(doc.schema).toBe('satrnn.knockout/2');
     expect(doc.provenance.satrnn).toMatch(/^\d+\.\d+\.\d+/);
     expect(doc.provenance.data.sha256).toBe(createHash('sha256').update(text).digest('hex'));
     expect(doc.models).toHaveLength(2);
     for (let i = 0; i < 2; i++) {
       const m = models[i]!;
-      const want = await new ReadoutKnockout().run(new Analysis({ model: m, data: text, backend: { backend: 'js' } }));
+      const want = await new ReadoutKnockout().run(new Analysis({ model: m, data: text, backend: 'js' }));
       const got = doc.models[i];
       expect(got.hidden).toBe(m.hidden);
       expect(got.sha256).toBe(createHash('sha256').update(m.toBytes()).digest('hex'));
-      expect(got.baseline).toBe(want.baseline);
+      expect(got.baselineBpc).toBe(want.baselineBpc);
+      expect(got.predictions).toBe(text.length - 1);
       expect(got.ranking).toEqual(want.ranking);
-      expect(got.neurons.map((n: { delta: number }) => n.delta)).toEqual(want.ranking.map((j) => want.neurons[j]!.delta));
+      // JSON lists neurons in rank order, each entry the API's NeuronKnockout (same keys, same numbers).
+      expect(got.neurons).toEqual(want.ranking.map((j) => want.neurons[j]));
     }
   });
   it('CSV and --top; table to a file with -o', () => {
     const csv = cli('knockout', '-m', path.join(folder, 'm1.bin'), '-d', dataFile, '--csv', '--top', '4');
     expect(csv.status).toBe(0);
     const lines = csv.stdout.trim().split('\n');
-    expect(lines[0]).toBe('model,rank,neuron,baseline_bpc,knockout_bpc,delta_bpc,wy_norm,mean_abs_h');
+    expect(lines[0]).toBe('model_file,rank,neuron,baseline_bpc,bpc,delta_bpc,wy_norm,mean_abs_h');
+    expect(lines[1]!.split(',').slice(1, 3)).toEqual(['1', expect.stringMatching(/^\d$/)]);
     expect(lines).toHaveLength(5);
     const out = path.join(dir, 'table.txt');
     const t = cli('knockout', '-m', path.join(folder, 'm0.bin'), '-d', dataFile, '-o', out);
     expect(t.status).toBe(0);
     expect(t.stdout).toBe('');
     const table = readFileSync(out, 'utf8');
-    expect(table).toMatch(/hidden=5, baseline \d+\.\d{4} bpc/);
+    expect(table).toMatch(/hidden 5, predictions \d+, baseline_bpc \d+\.\d{4}/);
     expect(table.trim().split('\n')).toHaveLength(2 + 5);
   });
 });
@@ -85,7 +88,7 @@ describe('q3_neurons on other models and texts: every path gives the same result
       const model = randomModel(H, 500 + H);
       const data = randomText(n, 9 + H);
       await expectSameOnEveryPath(
-        (backend) => new NeuronSuite({ decodeTop: Math.min(10, H) }).run(new Analysis({ model, data, backend })),
+        (backend) => new NeuronSuite({ top: Math.min(10, H) }).run(new Analysis({ model, data, backend })),
         formatNeuronSuiteText,
       );
     }, 120_000);

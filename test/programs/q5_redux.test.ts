@@ -18,7 +18,7 @@ describe.skipIf(!hasShared)('q5_redux golden', () => {
   const expected = hasShared ? golden('q5_redux.txt') : '';
   for (const p of PATHS)
     it.skipIf(!p.enabled)(`matches byte for byte on ${p.label}`, async () => {
-      const text = await reproduce('q5_redux', [refDataPath, refModelPath], { backend: { backend: p.backend, ...(p.isa ? { isa: p.isa } : {}) } });
+      const text = await reproduce('q5_redux', [refDataPath, refModelPath], { backend: { name: p.backend, ...(p.isa ? { isa: p.isa } : {}) } });
       expect(text.split('\n')).toEqual(expected.split('\n'));
       expect(text).toBe(expected);
     }, 120_000);
@@ -75,8 +75,8 @@ describe('q5_redux API and pruning rules', () => {
     const study = new PruneStudy({ thresholds: [0, 0.5, 1], combinedK: [3, H, H + 5], combinedThresholds: [0, 0.5] });
     const r = await study.run(an);
     expect(r.whPruning.map((x) => x.threshold)).toEqual([0, 0.5, 1]);
-    expect(r.whPruning[0]!.bpc).toBe(r.baseline);
-    expect(Object.is(r.whPruning[0]!.delta, 0)).toBe(true);
+    expect(r.whPruning[0]!.bpc).toBe(r.baselineBpc);
+    expect(Object.is(r.whPruning[0]!.deltaBpc, 0)).toBe(true);
     expect(r.combined.map((c) => [c.k, c.whThreshold])).toEqual([
       [3, 0],
       [3, 0.5],
@@ -93,7 +93,7 @@ describe('q5_redux API and pruning rules', () => {
   });
 
   it('bad options are BAD_OPTION errors', async () => {
-    const an = new Analysis({ model, data, backend: { backend: 'js' } });
+    const an = new Analysis({ model, data, backend: 'js' });
     await expect(new PruneStudy({ thresholds: [-1] }).run(an)).rejects.toThrow(/threshold -1/);
     await expect(new PruneStudy({ combinedK: [1.5] }).run(an)).rejects.toThrow(/combined k 1.5/);
     expect(() => new PruneStudy({ redux: { k: H + 1, whThreshold: 2 } }).reduxCount(an)).toThrow(/redux k/);

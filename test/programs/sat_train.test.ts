@@ -28,7 +28,7 @@ describe.skipIf(!hasShared)('golden: sat_train 5 5', () => {
       process.chdir(dir);
       try {
         const text = await reproduce('sat_train', [refDataPath, 'model', '5', '5'], {
-          backend: { backend: p.backend, ...(p.isa ? { isa: p.isa } : {}) },
+          backend: { name: p.backend, ...(p.isa ? { isa: p.isa } : {}) },
         });
         expect(text).toBe(expected);
       } finally {
@@ -46,7 +46,7 @@ describe.skipIf(!hasShared)('golden: sat_train 5 5', () => {
 });
 
 const paths = PATHS.filter((p) => p.enabled);
-const backends = paths.map((p) => [p.label, selectBackend({ backend: p.backend, ...(p.isa ? { isa: p.isa } : {}) })] as const);
+const backends = paths.map((p) => [p.label, selectBackend({ name: p.backend, ...(p.isa ? { isa: p.isa } : {}) })] as const);
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'satrnn.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -85,7 +85,7 @@ describe('training: every backend writes identical model bytes', () => {
 describe('training: resume equals an uninterrupted run byte for byte', () => {
   it('API: checkpoint at epoch 2 of 5, saved, loaded, continued', async () => {
     const data = randomText(400, 3);
-    const opts = { data, hidden: 9, epochs: 5, lr: 0.05, backend: { backend: 'js' as const } };
+    const opts = { data, hidden: 9, epochs: 5, lr: 0.05, backend: 'js' as const };
     const whole = await train(opts);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'satrnn-resume-'));
     let saved = '';
@@ -185,14 +185,14 @@ describe('training: bad arguments give clear errors and leave no partial file', 
 });
 
 describe('training: --fast kernels', () => {
-  const native = selectBackend({ backend: paths.some((p) => p.backend === 'native') ? 'native' : 'js' });
+  const native = selectBackend({ name: paths.some((p) => p.backend === 'native') ? 'native' : 'js' });
   it.skipIf(!native.fastTraining)('are deterministic whatever the thread count, report themselves, and train as well as the exact ones', async () => {
     const data = randomText(1500, 21);
     const opts = { data, hidden: 64, epochs: 4, lr: 0.05, backend: native, evaluate: 'every' as const };
     const exact = await train(opts);
     // One thread and two (the helper thread takes tasks): the same bytes.
-    const fast1 = await train({ ...opts, fast: true, backend: selectBackend({ backend: 'native', threads: 1 }) });
-    const fast2 = await train({ ...opts, fast: true, backend: selectBackend({ backend: 'native', threads: 2 }) });
+    const fast1 = await train({ ...opts, fast: true, backend: selectBackend({ name: 'native', threads: 1 }) });
+    const fast2 = await train({ ...opts, fast: true, backend: selectBackend({ name: 'native', threads: 2 }) });
     expect(exact.kernels).toBe('exact');
     expect(fast1.kernels).toBe('fast');
     expect(Buffer.compare(fast1.model.toBytes(), fast2.model.toBytes())).toBe(0);
@@ -202,7 +202,7 @@ describe('training: --fast kernels', () => {
     }
   }, 120_000);
   it('fall back to the exact kernels (bit-identical) where unavailable', async () => {
-    const js = selectBackend({ backend: 'js' });
+    const js = selectBackend({ name: 'js' });
     expect(js.fastTraining).toBe(false);
     const data = randomText(200, 5);
     const a = await train({ data, hidden: 5, epochs: 2, backend: js, fast: true });

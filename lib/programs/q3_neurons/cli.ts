@@ -4,9 +4,8 @@ import { DEFAULT_CORPUS, DEFAULT_MODEL } from '../../assets.js';
 import { SatrnnError } from '../../errors.js';
 import { Analysis } from '../../analysis.js';
 import { ReadoutKnockout, type ReadoutKnockoutResult } from './experiment.js';
-import { formatKnockoutCsv, formatKnockoutTable } from './format-table.js';
+import { formatKnockoutCsv, formatKnockoutTable, knockoutJson, type KnockoutRun } from './format-table.js';
 import { loadModel } from '../../model.js';
-import { VERSION } from '../../version.js';
 import { addBackendOptions, backendOptions, emit, expandModelPaths, interrupt, openDataSource, parseIntOption, type BackendFlags } from '../../cli/common.js';
 import { progressBar } from '../../cli/progress.js';
 
@@ -39,7 +38,7 @@ export function registerKnockout(program: Command): void {
       const dataFile = flags.data === '-' ? '<stdin>' : (flags.data ?? DEFAULT_CORPUS);
       const data = input.path;
       const opts = backendOptions(flags);
-      const runs: { file: string; sha256: string; result: ReadoutKnockoutResult; backend: string; isa: string }[] = [];
+      const runs: (KnockoutRun & { backend: string; isa: string })[] = [];
       try {
         for (const file of expandModelPaths(modelPaths)) {
           const model = loadModel(file);
@@ -51,37 +50,23 @@ export function registerKnockout(program: Command): void {
           } finally {
             bar.stop();
           }
-          runs.push({ file: file === DEFAULT_MODEL ? 'embedded default model' : file, sha256: sha256(model.toBytes()), result, backend: an.backend.name, isa: an.backend.isa });
+          runs.push({ modelFile: file === DEFAULT_MODEL ? 'embedded default model' : file, sha256: sha256(model.toBytes()), result, backend: an.backend.name, isa: an.backend.isa });
         }
       } finally {
         input.cleanup();
       }
       const top = flags.top;
       if (flags.json) {
-        const doc = {
-          schema: 'satrnn.knockout/1',
-          provenance: {
-            satrnn: VERSION,
-            backend: runs[0]?.backend,
-            isa: runs[0]?.isa,
-            readoutMethod: 'certified',
-            data: { file: dataFile, bytes: input.bytes, sha256: input.sha256 },
-            options: { top: top ?? null },
-          },
-          models: runs.map((r) => ({
-            file: r.file,
-            sha256: r.sha256,
-            hidden: r.result.neurons.length,
-            baseline: r.result.baseline,
-            ranking: r.result.ranking.slice(0, top),
-            neurons: r.result.ranking.slice(0, top).map((j) => r.result.neurons[j]),
-          })),
+        const provenance = {
+          backend: runs[0]!.backend,
+          isa: runs[0]!.isa,
+          readoutMethod: 'certified',
+          data: { file: dataFile, bytes: input.bytes, sha256: input.sha256 },
+          options: { top: top ?? null },
         };
-        return emit(`${JSON.stringify(doc, null, 2)}\n`, flags.output);
+        return emit(`${JSON.stringify(knockoutJson(runs, provenance, top), null, 2)}\n`, flags.output);
       }
-      const text = flags.csv
-        ? formatKnockoutCsv(runs.map((r) => ({ label: r.file, result: r.result })), top)
-        : runs.map((r) => formatKnockoutTable(r.file, r.result, top)).join('\n');
+      const text = flags.csv ? formatKnockoutCsv(runs, top) : runs.map((r) => formatKnockoutTable(r, top)).join('\n');
       emit(text, flags.output);
     });
 }

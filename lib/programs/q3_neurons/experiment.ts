@@ -5,61 +5,104 @@ import type { Analysis, Variant as ReadoutVariant } from '../../analysis.js';
 import { wyColumnNorms } from '../../engine/model-stats.js';
 import type { RunOptions } from '../../engine/types.js';
 import { SatrnnError } from '../../errors.js';
-import { VOCAB } from '../../model.js';
+import { VOCAB, type Model } from '../../model.js';
 import { exchangeSort, range } from '../../util/exchangeSort.js';
 import { batch, fuse, runBatch, type Batch } from '../batch.js';
 
-export interface NeuronKnockout {
-  neuron: number;
-  /** Mean bpc with this neuron's Wy column zeroed. */
-  knockoutBpc: number;
-  /** knockoutBpc - baseline (positive: the neuron helps). */
-  delta: number;
-  /** Euclidean norm of the neuron's Wy column. */
-  wyNorm: number;
-  /** Mean |h_t[j]| over the text. */
-  meanAbsH: number;
+/** Run options of every experiment: progress, cancellation and, optionally, the baseline. */
+export interface ExperimentRunOptions extends RunOptions {
+  /**
+   * Mean bpc of the intact model on this analysis' text, when already known (e.g. from a
+   * ReadoutKnockoutResult). Without it the experiment evaluates the baseline in the same
+   * pass (the same bits: it is the same computation).
+   */
+  baselineBpc?: number;
 }
 
+/** Percentage of the compression gap below 8 bpc that a variant keeps: 100·(8 − bpc)/(8 − baselineBpc); undefined when baselineBpc ≥ 8 (there is no gap). */
+export function pctOfGap(bpc: number, baselineBpc: number): number | undefined {
+  return baselineBpc < 8 ? (100.0 * (8.0 - bpc)) / (8.0 - baselineBpc) : undefined;
+}
+
+/** One neuron of a readout knockout. */
+export interface NeuronKnockout {
+  /** Neuron index j, 0..H−1. */
+  readonly neuron: number;
+  /** Position in the ranking, 1 = most important. */
+  readonly rank: number;
+  /** Mean bpc with this neuron's Wy column zeroed. */
+  readonly bpc: number;
+  /** bpc − baselineBpc (positive: the neuron helps the prediction). */
+  readonly deltaBpc: number;
+  /** Euclidean norm of the neuron's Wy column (double sum of float squares, in output order). */
+  readonly wyNorm: number;
+  /** Mean |h_t[j]| over the text's predictions (double sum in t order). */
+  readonly meanAbsH: number;
+}
+
+/** Result of {@link ReadoutKnockout}. */
 export interface ReadoutKnockoutResult {
-  baseline: number;
-  /** One entry per neuron, in index order. */
-  neurons: NeuronKnockout[];
-  /** Neuron indices, most important first (the originals' exchange sort on delta). */
-  ranking: number[];
+  /** Hidden units H. */
+  readonly hidden: number;
+  /** Predictions evaluated (text length − 1). */
+  readonly predictions: number;
+  /** Mean bpc of the intact model. */
+  readonly baselineBpc: number;
+  /** One entry per neuron, in index order: `neurons[j].neuron === j`. */
+  readonly neurons: readonly NeuronKnockout[];
+  /** Neuron indices, most important first (the originals' exchange sort on deltaBpc; ties keep the sort's order). */
+  readonly ranking: readonly number[];
 }
 
 /** Importance order: exchange sort of 0..H-1, swapping when delta[b] > delta[a]. */
-export function rankByDelta(deltas: ArrayLike<number>): number[] {
+function rankByDelta(deltas: ArrayLike<number>): number[] {
   return exchangeSort(range(deltas.length), (b, a) => deltas[b]! > deltas[a]!);
 }
 
-/** Knock out each neuron's readout column in turn; Δbpc ranks the neurons. */
-export class ReadoutKnockout {
-  /** The baseline and one knockout per neuron. */
-  batch(hidden: number): Batch<ReadoutKnockoutResult> {
-    const variants: ReadoutVariant[] = [{}, ...range(hidden).map((j) => ({ knockout: [j] }))];
-    return batch(variants, async (m, an) => knockoutResult(an, m[0]!, m.subarray(1), await an.meanAbsHidden()));
+/** A baseline variant first unless the baseline is given: returns the variants and how to read the baseline back. */
+function withBaseline(variants: ReadoutVariant[], baselineBpc: number | undefined): { variants: ReadoutVariant[]; own: number; baseline: (mean: Float64Array) => number } {
+  if (baselineBpc !== undefined) {
+    if (typeof baselineBpc !== 'number' || !Number.isFinite(baselineBpc) || baselineBpc < 0)
+      throw new SatrnnError('BAD_OPTION', `baselineBpc must be a finite number >= 0 (got ${String(baselineBpc)})`);
+    return { variants, own: 0, baseline: () => baselineBpc };
   }
-  async run(an: Analysis, opts: RunOptions = {}): Promise<ReadoutKnockoutResult> {
-    return runBatch(an, this.batch(an.hidden), opts);
+  return { variants: [{}, ...variants], own: 1, baseline: (mean) => mean[0]! };
+}
+
+/** Knock out each neuron's readout column in turn (dynamics unchanged); Δbpc ranks the neurons. */
+export class ReadoutKnockout {
+  /** The baseline (unless given) and one knockout per neuron, as a fusable batch. */
+  batch(hidden: number, baselineBpc?: number): Batch<ReadoutKnockoutResult> {
+    const b = withBaseline(knockoutVariants(hidden), baselineBpc);
+    return batch(b.variants, async (m, an) => knockoutResult(an, b.baseline(m), m.subarray(b.own), await an.meanAbsHidden()));
+  }
+  /** Evaluates the batch on `an` in one pass. */
+  async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<ReadoutKnockoutResult> {
+    return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
 
-function knockoutResult(an: Analysis, baseline: number, knocked: ArrayLike<number>, meanAbsH: Float64Array): ReadoutKnockoutResult {
+const knockoutVariants = (hidden: number): ReadoutVariant[] => range(hidden).map((j) => ({ knockout: [j] }));
+
+function knockoutResult(an: Analysis, baselineBpc: number, knocked: ArrayLike<number>, meanAbsH: Float64Array): ReadoutKnockoutResult {
   const norms = wyColumnNorms(an.model);
+  const deltas = range(an.hidden).map((j) => knocked[j]! - baselineBpc);
+  const ranking = rankByDelta(deltas);
+  const rank = new Array<number>(an.hidden);
+  ranking.forEach((j, r) => (rank[j] = r + 1));
   const neurons = range(an.hidden).map((j) => ({
     neuron: j,
-    knockoutBpc: knocked[j]!,
-    delta: knocked[j]! - baseline,
+    rank: rank[j]!,
+    bpc: knocked[j]!,
+    deltaBpc: deltas[j]!,
     wyNorm: norms[j]!,
     meanAbsH: meanAbsH[j]!,
   }));
-  return { baseline, neurons, ranking: rankByDelta(neurons.map((n) => n.delta)) };
+  return { hidden: an.hidden, predictions: an.predictions, baselineBpc, neurons, ranking };
 }
 
 /** The originals' row schedule: 0..20, then every 10th, then H (clipped to H). */
-export function defaultCounts(hidden: number, from: number): number[] {
+function defaultCounts(hidden: number, from: number): number[] {
   const ks: number[] = [];
   for (let k = from; k <= Math.min(20, hidden); k++) ks.push(k);
   for (let k = 30; k < hidden; k += 10) ks.push(k);
@@ -67,143 +110,208 @@ export function defaultCounts(hidden: number, from: number): number[] {
   return ks;
 }
 
-function checkOrder(order: readonly number[], hidden: number, what: string): void {
+function checkRanking(ranking: readonly number[] | undefined, hidden: number, what: string): void {
+  if (!Array.isArray(ranking)) throw new SatrnnError('BAD_OPTION', `${what}: ranking must be an array of neuron indices (e.g. ReadoutKnockoutResult.ranking)`);
   const seen = new Set<number>();
-  for (const j of order) {
+  for (const j of ranking) {
     if (!Number.isInteger(j) || j < 0 || j >= hidden || seen.has(j))
-      throw new SatrnnError('BAD_OPTION', `${what}: ${j} is not a distinct neuron index in 0..${hidden - 1}`);
+      throw new SatrnnError('BAD_OPTION', `${what} ranking: ${String(j)} is not a distinct neuron index in 0..${hidden - 1}`);
     seen.add(j);
   }
 }
 
-function checkCounts(counts: readonly number[], max: number, min: number, what: string): void {
+function checkCounts(counts: readonly number[], max: number, what: string): void {
+  if (!Array.isArray(counts)) throw new SatrnnError('BAD_OPTION', `${what}: counts must be an array of integers`);
   for (const k of counts)
-    if (!Number.isInteger(k) || k < min || k > max)
-      throw new SatrnnError('BAD_OPTION', `${what}: count ${k} is outside ${min}..${max}`);
+    if (!Number.isInteger(k) || k < 0 || k > max)
+      throw new SatrnnError('BAD_OPTION', `${what}: count ${String(k)} is outside 0..${max} (the ranking's length)`);
 }
 
-export interface CumulativeRow {
-  removed: number;
-  bpc: number;
-  delta: number;
-  /** The neurons removed so far, in removal order. */
-  removedNeurons: number[];
+/** Options of {@link CumulativeKnockout} and {@link KeepTopK}. */
+export interface RankingOptions {
+  /** Neurons, most important first: usually ReadoutKnockoutResult.ranking. Distinct indices; may be shorter than H. */
+  readonly ranking: readonly number[];
+  /** Prefix lengths to evaluate, in the order given (default: the originals' 0..20, 30, 40, …, H; from 1 for keep-top-k). */
+  readonly counts?: readonly number[];
 }
 
-export interface CountsOptions {
-  /** Neuron order (most important first), e.g. ReadoutKnockoutResult.ranking. */
-  order: readonly number[];
-  /** Which prefix lengths to evaluate (default: 0..20, 30, 40, ..., H for cumulative). */
-  counts?: readonly number[];
+/** Checks what can be checked without a model (at construction) or against H. */
+function checkRankingOptions(o: RankingOptions, what: string, hidden = Number.MAX_SAFE_INTEGER): void {
+  if (o === null || typeof o !== 'object') throw new SatrnnError('BAD_OPTION', `${what}: options { ranking, counts? } are required`);
+  checkRanking(o.ranking, hidden, what);
+  if (o.counts !== undefined) checkCounts(o.counts, o.ranking.length, what);
 }
 
 /**
- * The checked prefix lengths of an order (default: the originals' schedule from `from`) and
+ * The checked prefix lengths of a ranking (default: the originals' schedule from `from`) and
  * one variant per length, made by `variant` from the prefix.
  */
 function prefixVariants(
-  o: CountsOptions,
+  o: RankingOptions,
   hidden: number,
   from: number,
   what: string,
   variant: (prefix: number[]) => ReadoutVariant,
 ): { counts: number[]; variants: ReadoutVariant[] } {
-  checkOrder(o.order, hidden, `${what} order`);
+  checkRankingOptions(o, what, hidden);
   const counts = [...(o.counts ?? defaultCounts(hidden, from))];
-  checkCounts(counts, o.order.length, 0, what);
-  return { counts, variants: counts.map((k) => variant(o.order.slice(0, k))) };
+  checkCounts(counts, o.ranking.length, what);
+  return { counts, variants: counts.map((k) => variant(o.ranking.slice(0, k))) };
 }
 
-/** Remove neurons cumulatively in the given order; bpc after each count. */
+/** One row of a cumulative knockout. */
+export interface CumulativeRow {
+  /** How many neurons are removed (the first `removed` of the ranking). */
+  readonly removed: number;
+  /** Mean bpc with those neurons' Wy columns zeroed. */
+  readonly bpc: number;
+  /** bpc − baselineBpc. */
+  readonly deltaBpc: number;
+  /** The neurons removed, in ranking order. */
+  readonly removedNeurons: readonly number[];
+}
+
+/** Result of {@link CumulativeKnockout}. */
+export interface CumulativeKnockoutResult {
+  readonly baselineBpc: number;
+  /** One row per count, in the order of the counts. */
+  readonly rows: readonly CumulativeRow[];
+}
+
+/** Remove neurons from the readout cumulatively in ranking order; bpc after each count. */
 export class CumulativeKnockout {
-  constructor(readonly options: CountsOptions) {}
-  variants(hidden: number): { counts: number[]; variants: ReadoutVariant[] } {
-    return prefixVariants(this.options, hidden, 0, 'cumulative knockout', (knockout) => ({ knockout }));
+  constructor(readonly options: RankingOptions) {
+    checkRankingOptions(options, 'cumulative knockout');
   }
-  batch(hidden: number, baseline: number): Batch<CumulativeRow[]> {
-    const { counts, variants } = this.variants(hidden);
-    return batch(variants, (mean) =>
-      counts.map((k, i) => ({ removed: k, bpc: mean[i]!, delta: mean[i]! - baseline, removedNeurons: this.options.order.slice(0, k) })),
-    );
+  /** The variants (the baseline first unless given), as a fusable batch. */
+  batch(hidden: number, baselineBpc?: number): Batch<CumulativeKnockoutResult> {
+    const { counts, variants } = prefixVariants(this.options, hidden, 0, 'cumulative knockout', (knockout) => ({ knockout }));
+    const b = withBaseline(variants, baselineBpc);
+    return batch(b.variants, (mean) => {
+      const B = b.baseline(mean);
+      const rows = counts.map((k, i) => {
+        const bpc = mean[b.own + i]!;
+        return { removed: k, bpc, deltaBpc: bpc - B, removedNeurons: this.options.ranking.slice(0, k) };
+      });
+      return { baselineBpc: B, rows };
+    });
   }
-  async run(an: Analysis, baseline: number, opts: RunOptions = {}): Promise<CumulativeRow[]> {
-    return runBatch(an, this.batch(an.hidden, baseline), opts);
+  /** Evaluates the batch on `an` in one pass. */
+  async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<CumulativeKnockoutResult> {
+    return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
 
+/** One row of a keep-top-k experiment. */
 export interface KeepTopKRow {
-  kept: number;
-  bpc: number;
-  /** Share of the compression gain over 8 bpc that the kept neurons retain: 100·(8 − b)/(8 − B). */
-  pctOfGain: number;
+  /** How many neurons keep their readout (the first k of the ranking); every other Wy column is zeroed. */
+  readonly k: number;
+  readonly bpc: number;
+  /** bpc − baselineBpc. */
+  readonly deltaBpc: number;
+  /** See {@link pctOfGap}: undefined when baselineBpc ≥ 8. */
+  readonly pctOfGap: number | undefined;
 }
 
-/** Keep only the first k neurons of an order (all other Wy columns zeroed). */
+/** Result of {@link KeepTopK}. */
+export interface KeepTopKResult {
+  readonly baselineBpc: number;
+  /** One row per count, in the order of the counts. */
+  readonly rows: readonly KeepTopKRow[];
+}
+
+/** Keep only the first k neurons of a ranking in the readout (all other Wy columns zeroed). */
 export class KeepTopK {
-  constructor(readonly options: CountsOptions) {}
-  variants(hidden: number): { counts: number[]; variants: ReadoutVariant[] } {
-    return prefixVariants(this.options, hidden, 1, 'keep-top-k', (keepOnly) => ({ keepOnly }));
+  constructor(readonly options: RankingOptions) {
+    checkRankingOptions(options, 'keep-top-k');
   }
-  batch(hidden: number, baseline: number): Batch<KeepTopKRow[]> {
-    const { counts, variants } = this.variants(hidden);
-    return batch(variants, (mean) => counts.map((k, i) => ({ kept: k, bpc: mean[i]!, pctOfGain: (100.0 * (8.0 - mean[i]!)) / (8.0 - baseline) })));
+  /** The variants (the baseline first unless given), as a fusable batch. */
+  batch(hidden: number, baselineBpc?: number): Batch<KeepTopKResult> {
+    const { counts, variants } = prefixVariants(this.options, hidden, 1, 'keep-top-k', (keepOnly) => ({ keepOnly }));
+    const b = withBaseline(variants, baselineBpc);
+    return batch(b.variants, (mean) => {
+      const B = b.baseline(mean);
+      const rows = counts.map((k, i) => {
+        const bpc = mean[b.own + i]!;
+        return { k, bpc, deltaBpc: bpc - B, pctOfGap: pctOfGap(bpc, B) };
+      });
+      return { baselineBpc: B, rows };
+    });
   }
-  async run(an: Analysis, baseline: number, opts: RunOptions = {}): Promise<KeepTopKRow[]> {
-    return runBatch(an, this.batch(an.hidden, baseline), opts);
+  /** Evaluates the batch on `an` in one pass. */
+  async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<KeepTopKResult> {
+    return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
 
+/** One neuron of the sign-only test. */
 export interface SignOnlyRow {
-  neuron: number;
-  bpc: number;
-  /** bpc − baseline with only this neuron read as its sign. */
-  delta: number;
-  meanAbsH: number;
+  readonly neuron: number;
+  /** Position in the sign-only ranking, 1 = largest |deltaBpc|. */
+  readonly rank: number;
+  /** Mean bpc with only this neuron read as sgn(h_j) in the readout. */
+  readonly bpc: number;
+  /** bpc − baselineBpc. */
+  readonly deltaBpc: number;
+  readonly meanAbsH: number;
 }
 
+/** Result of {@link SignOnly}. */
 export interface SignOnlyResult {
-  /** Index order. */
-  neurons: SignOnlyRow[];
-  /** Neurons by |float32(delta)|, largest first (the originals' exchange sort). */
-  order: number[];
+  readonly baselineBpc: number;
+  /** One entry per neuron, in index order: `neurons[j].neuron === j`. */
+  readonly neurons: readonly SignOnlyRow[];
+  /** Neurons by |float32(deltaBpc)|, largest first (the originals' exchange sort). */
+  readonly ranking: readonly number[];
 }
 
 /** Per neuron: read h_j as sgn(h_j) in the readout, dynamics unchanged. */
 export class SignOnly {
-  /** One sign snap per neuron; without a baseline, the batch evaluates its own first (the same bits). */
-  batch(hidden: number, baseline?: number): Batch<SignOnlyResult> {
-    const own = baseline === undefined ? 1 : 0;
-    return batch(
-      [...(own ? [{}] : []), ...range(hidden).map((j) => ({ signSnap: [j] }))],
-      async (mean, an) => this.result(mean.subarray(own), baseline ?? mean[0]!, await an.meanAbsHidden()),
-    );
+  /** One sign snap per neuron (the baseline first unless given), as a fusable batch. */
+  batch(hidden: number, baselineBpc?: number): Batch<SignOnlyResult> {
+    const b = withBaseline(signVariants(hidden), baselineBpc);
+    return batch(b.variants, async (mean, an) => signOnlyResult(b.baseline(mean), mean.subarray(b.own), await an.meanAbsHidden()));
   }
-  private result(mean: ArrayLike<number>, baseline: number, meanAbsH: Float64Array): SignOnlyResult {
-    const neurons = Array.from({ length: mean.length }, (_, j) => ({
-      neuron: j,
-      bpc: mean[j]!,
-      delta: mean[j]! - baseline,
-      meanAbsH: meanAbsH[j]!,
-    }));
-    // The key is |delta| rounded to float32 first: deltas equal in float tie (q3 §4).
-    const key = neurons.map((n) => Math.abs(Math.fround(n.delta)));
-    return { neurons, order: exchangeSort(range(neurons.length), (b, a) => key[b]! > key[a]!) };
-  }
-  /** Deltas against `baseline` when given, else against a baseline evaluated in the same pass. */
-  async run(an: Analysis, baseline?: number, opts: RunOptions = {}): Promise<SignOnlyResult> {
-    return runBatch(an, this.batch(an.hidden, baseline), opts);
+  /** Evaluates the batch on `an` in one pass. */
+  async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<SignOnlyResult> {
+    return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
 
+const signVariants = (hidden: number): ReadoutVariant[] => range(hidden).map((j) => ({ signSnap: [j] }));
+
+function signOnlyResult(baselineBpc: number, mean: ArrayLike<number>, meanAbsH: Float64Array): SignOnlyResult {
+  const deltas = Array.from({ length: mean.length }, (_, j) => mean[j]! - baselineBpc);
+  // The key is |delta| rounded to float32 first: deltas equal in float tie (q3 §4).
+  const key = deltas.map((d) => Math.abs(Math.fround(d)));
+  const ranking = exchangeSort(range(deltas.length), (b, a) => key[b]! > key[a]!);
+  const rank = new Array<number>(deltas.length);
+  ranking.forEach((j, r) => (rank[j] = r + 1));
+  const neurons = deltas.map((deltaBpc, j) => ({ neuron: j, rank: rank[j]!, bpc: mean[j]!, deltaBpc, meanAbsH: meanAbsH[j]! }));
+  return { baselineBpc, neurons, ranking };
+}
+
+/** An output byte and the Wy weight from a neuron to it. */
 export interface ByteWeight {
-  byte: number;
-  weight: number;
+  /** Output byte 0..255. */
+  readonly byte: number;
+  /** Wy[byte][neuron] (float32 value). */
+  readonly weight: number;
 }
 
+/** What one neuron's Wy column says. */
 export interface NeuronDecode {
-  neuron: number;
-  promotes: ByteWeight[];
-  demotes: ByteWeight[];
+  readonly neuron: number;
+  /** The bytes with the largest weights, largest first. */
+  readonly promotes: readonly ByteWeight[];
+  /** The bytes with the smallest (most negative) weights, smallest first. */
+  readonly demotes: readonly ByteWeight[];
+}
+
+/** Options of {@link readoutDecode}. */
+export interface ReadoutDecodeOptions {
+  /** How many promoted and demoted bytes to list (default 5, 1..256). */
+  readonly bytes?: number;
 }
 
 /**
@@ -211,12 +319,12 @@ export interface NeuronDecode {
  * Replays the originals' partial sort (promotes) and the full re-sort of the same,
  * already permuted list (demotes), which decides the order of tied weights.
  */
-export function readoutDecode(an: { model: Analysis['model'] }, neuron: number, top = 5): NeuronDecode {
-  const { Wy, hidden: H } = an.model;
-  if (!Number.isInteger(neuron)) throw new SatrnnError('BAD_OPTION', `neuron index ${neuron} is not an integer`);
+export function readoutDecode(model: Model, neuron: number, options: ReadoutDecodeOptions = {}): NeuronDecode {
+  const { Wy, hidden: H } = model;
+  const top = options.bytes ?? 5;
+  if (!Number.isInteger(neuron)) throw new SatrnnError('BAD_OPTION', `neuron index ${String(neuron)} is not an integer`);
   if (neuron < 0 || neuron >= H) throw new SatrnnError('BAD_OPTION', `neuron index ${neuron} is out of range 0..${H - 1}`);
-  if (!Number.isInteger(top) || top < 1 || top > VOCAB)
-    throw new SatrnnError('BAD_OPTION', `top must be an integer in 1..${VOCAB}`);
+  if (!Number.isInteger(top) || top < 1 || top > VOCAB) throw new SatrnnError('BAD_OPTION', `bytes must be an integer in 1..${VOCAB} (got ${String(top)})`);
   const list: ByteWeight[] = range(VOCAB).map((o) => ({ byte: o, weight: Wy[o * H + neuron]! }));
   exchangeSort(list, (b, a) => b.weight > a.weight, top);
   const promotes = list.slice(0, top).map((x) => ({ ...x }));
@@ -224,20 +332,25 @@ export function readoutDecode(an: { model: Analysis['model'] }, neuron: number, 
   return { neuron, promotes, demotes: list.slice(0, top).map((x) => ({ ...x })) };
 }
 
+/** Result of {@link NeuronSuite}: the whole q3 study. */
 export interface NeuronSuiteResult {
-  hidden: number;
-  predictions: number;
-  baseline: number;
-  knockout: ReadoutKnockoutResult;
-  cumulative: CumulativeRow[];
-  keepTopK: KeepTopKRow[];
-  signOnly: SignOnlyResult;
-  decode: NeuronDecode[];
+  readonly hidden: number;
+  readonly predictions: number;
+  readonly baselineBpc: number;
+  readonly knockout: ReadoutKnockoutResult;
+  /** Cumulative knockout in knockout-ranking order, counts 0..20, 30, 40, …, H. */
+  readonly cumulative: CumulativeKnockoutResult;
+  /** Keep-top-k in knockout-ranking order, counts 1..20, 30, 40, …, H. */
+  readonly keepTopK: KeepTopKResult;
+  readonly signOnly: SignOnlyResult;
+  /** Readout decodes of the `top` most important neurons, in ranking order. */
+  readonly decode: readonly NeuronDecode[];
 }
 
+/** Options of {@link NeuronSuite}. */
 export interface NeuronSuiteOptions {
-  /** How many of the most important neurons to decode (default 10, or H when H < 10). */
-  decodeTop?: number;
+  /** How many of the most important neurons get a readout decode (default min(10, H): the originals' 10). */
+  readonly top?: number;
 }
 
 /**
@@ -247,37 +360,46 @@ export interface NeuronSuiteOptions {
 export class NeuronSuite {
   constructor(readonly options: NeuronSuiteOptions = {}) {}
 
-  async run(an: Analysis, opts: RunOptions = {}): Promise<NeuronSuiteResult> {
+  /** Runs the study; `opts.baselineBpc` is not needed (the first pass evaluates it). */
+  async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<NeuronSuiteResult> {
     const H = an.hidden;
-    const decodeTop = this.options.decodeTop ?? Math.min(10, H); // the originals' 10, or every neuron of a smaller model
-    if (!Number.isInteger(decodeTop) || decodeTop < 0 || decodeTop > H)
-      throw new SatrnnError('BAD_OPTION', `decodeTop must be an integer in 0..${H}`);
+    const top = this.options.top ?? Math.min(10, H); // the originals' 10, or every neuron of a smaller model
+    if (!Number.isInteger(top) || top < 0 || top > H) throw new SatrnnError('BAD_OPTION', `top must be an integer in 0..${H} (got ${String(top)})`);
     const cumCounts = defaultCounts(H, 0);
     const keepCounts = defaultCounts(H, 1);
-    const total = 1 + 2 * H + cumCounts.length + keepCounts.length;
+    const total = (opts.baselineBpc === undefined ? 1 : 0) + 2 * H + cumCounts.length + keepCounts.length;
     // Progress in variants: each pass reports its share of the whole study.
     const progress = (offset: number, size: number) => (done: number, all: number) =>
       opts.onProgress?.(offset + (all > 0 ? Math.round((size * done) / all) : 0), total);
-    const [knockout, signOnly] = await runBatch(an, fuse(new ReadoutKnockout().batch(H), new SignOnly().batch(H)), {
+    // One pass: the baseline (unless given), every knockout and every sign snap; both
+    // results are read against the same baseline.
+    const b = withBaseline([...knockoutVariants(H), ...signVariants(H)], opts.baselineBpc);
+    const first = b.variants.length;
+    const [knockout, signOnly] = await runBatch(
+      an,
+      batch(b.variants, async (m, a) => {
+        const B = b.baseline(m);
+        const meanAbsH = await a.meanAbsHidden();
+        return [knockoutResult(a, B, m.subarray(b.own, b.own + H), meanAbsH), signOnlyResult(B, m.subarray(b.own + H), meanAbsH)] as const;
+      }),
+      { ...opts, onProgress: progress(0, first) },
+    );
+    const B = knockout.baselineBpc;
+    const cum = new CumulativeKnockout({ ranking: knockout.ranking, counts: cumCounts });
+    const keep = new KeepTopK({ ranking: knockout.ranking, counts: keepCounts });
+    const [cumulative, keepTopK] = await runBatch(an, fuse(cum.batch(H, B), keep.batch(H, B)), {
       ...opts,
-      onProgress: progress(0, 1 + 2 * H),
-    });
-    const baseline = knockout.baseline;
-    const cum = new CumulativeKnockout({ order: knockout.ranking, counts: cumCounts });
-    const keep = new KeepTopK({ order: knockout.ranking, counts: keepCounts });
-    const [cumulative, keepTopK] = await runBatch(an, fuse(cum.batch(H, baseline), keep.batch(H, baseline)), {
-      ...opts,
-      onProgress: progress(1 + 2 * H, cumCounts.length + keepCounts.length),
+      onProgress: progress(first, cumCounts.length + keepCounts.length),
     });
     return {
       hidden: H,
       predictions: an.predictions,
-      baseline,
+      baselineBpc: B,
       knockout,
       cumulative,
       keepTopK,
       signOnly,
-      decode: knockout.ranking.slice(0, decodeTop).map((j) => readoutDecode(an, j)),
+      decode: knockout.ranking.slice(0, top).map((j) => readoutDecode(an.model, j)),
     };
   }
 }

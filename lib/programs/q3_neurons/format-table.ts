@@ -1,27 +1,73 @@
+// Modern formats of the readout knockout (`satrnn knockout`): an aligned text table, CSV and
+// JSON. Column and key names follow README's glossary: the same word in camelCase (API,
+// JSON) and snake_case (CSV, text headers).
 import type { ReadoutKnockoutResult } from './experiment.js';
 import { sprintf } from '../../format/printf.js';
+import { VERSION } from '../../version.js';
 
-/** Aligned, human-readable knockout table for one model. */
-export function formatKnockoutTable(label: string, r: ReadoutKnockoutResult, top?: number): string {
+/** One model's knockout in a report: the label it is shown under, its sha256 and the result. */
+export interface KnockoutRun {
+  /** The model file as given (or "embedded default model"). */
+  readonly modelFile: string;
+  /** sha256 of the model's bytes. */
+  readonly sha256: string;
+  readonly result: ReadoutKnockoutResult;
+}
+
+/** Aligned, human-readable knockout table for one model (rank order, the `top` first). */
+export function formatKnockoutTable(run: KnockoutRun, top?: number): string {
+  const r = run.result;
   const lines = [
-    `model ${label}: hidden=${r.neurons.length}, baseline ${sprintf('%.4f', r.baseline)} bpc`,
-    '  rank  neuron  bpc_knockout  delta_bpc  |Wy_col|  mean|h|',
+    `model_file ${run.modelFile}: hidden ${r.hidden}, predictions ${r.predictions}, baseline_bpc ${sprintf('%.4f', r.baselineBpc)}`,
+    '  rank  neuron      bpc  delta_bpc  wy_norm  mean_abs_h',
   ];
-  r.ranking.slice(0, top).forEach((j, rank) => {
+  for (const j of r.ranking.slice(0, top)) {
     const n = r.neurons[j]!;
-    lines.push(sprintf('  %4d  %6d  %12.4f  %+9.4f  %8.2f  %7.4f', rank + 1, j, n.knockoutBpc, n.delta, n.wyNorm, n.meanAbsH));
-  });
+    lines.push(sprintf('  %4d  %6d  %7.4f  %+9.4f  %7.2f  %10.4f', n.rank, j, n.bpc, n.deltaBpc, n.wyNorm, n.meanAbsH));
+  }
   return `${lines.join('\n')}\n`;
 }
 
-/** One CSV row per (model, neuron), full precision. */
-export function formatKnockoutCsv(runs: { label: string; result: ReadoutKnockoutResult }[], top?: number): string {
-  const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const rows = ['model,rank,neuron,baseline_bpc,knockout_bpc,delta_bpc,wy_norm,mean_abs_h'];
-  for (const { label, result: r } of runs)
-    r.ranking.slice(0, top).forEach((j, rank) => {
+/** Header of {@link formatKnockoutCsv}. */
+export const KNOCKOUT_CSV_COLUMNS = ['model_file', 'rank', 'neuron', 'baseline_bpc', 'bpc', 'delta_bpc', 'wy_norm', 'mean_abs_h'] as const;
+
+/** One CSV row per (model, neuron), models in the order given, neurons in rank order; full-precision numbers. */
+export function formatKnockoutCsv(runs: readonly KnockoutRun[], top?: number): string {
+  const q = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const rows = [KNOCKOUT_CSV_COLUMNS.join(',')];
+  for (const { modelFile, result: r } of runs)
+    for (const j of r.ranking.slice(0, top)) {
       const n = r.neurons[j]!;
-      rows.push([q(label), rank + 1, j, r.baseline, n.knockoutBpc, n.delta, n.wyNorm, n.meanAbsH].join(','));
-    });
+      rows.push([q(modelFile), n.rank, j, r.baselineBpc, n.bpc, n.deltaBpc, n.wyNorm, n.meanAbsH].join(','));
+    }
   return `${rows.join('\n')}\n`;
+}
+
+/** Identifier and version of the knockout JSON document. */
+export const KNOCKOUT_JSON_SCHEMA = 'satrnn.knockout/2';
+
+/** Where a knockout report came from: everything needed to reproduce it. */
+export interface KnockoutProvenance {
+  readonly backend: string;
+  readonly isa: string;
+  readonly readoutMethod: string;
+  readonly data: { readonly file: string; readonly bytes: number; readonly sha256: string };
+  readonly options: { readonly top: number | null };
+}
+
+/** The knockout JSON document (schema {@link KNOCKOUT_JSON_SCHEMA}; README documents every field). */
+export function knockoutJson(runs: readonly KnockoutRun[], provenance: KnockoutProvenance, top?: number): object {
+  return {
+    schema: KNOCKOUT_JSON_SCHEMA,
+    provenance: { satrnn: VERSION, ...provenance },
+    models: runs.map(({ modelFile, sha256, result: r }) => ({
+      modelFile,
+      sha256,
+      hidden: r.hidden,
+      predictions: r.predictions,
+      baselineBpc: r.baselineBpc,
+      ranking: r.ranking.slice(0, top),
+      neurons: r.ranking.slice(0, top).map((j) => r.neurons[j]),
+    })),
+  };
 }

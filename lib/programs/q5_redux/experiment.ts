@@ -6,81 +6,94 @@ import type { Analysis, Variant } from '../../analysis.js';
 import { applyEdits } from '../../engine/edits.js';
 import { VOCAB } from '../../engine/layout.js';
 import { countAtLeast, magnitudes } from '../../engine/model-stats.js';
-import type { RunOptions } from '../../engine/types.js';
 import { SatrnnError } from '../../errors.js';
 import { paramCount } from '../../model.js';
 import { batch, runBatch, type Batch } from '../batch.js';
-import { ReadoutKnockout, type ReadoutKnockoutResult } from '../q3_neurons/experiment.js';
+import { ReadoutKnockout, type ExperimentRunOptions, type ReadoutKnockoutResult } from '../q3_neurons/experiment.js';
 
+/** One pruned copy of a matrix. */
 export interface PruneRow {
   /** Entries with |w| < threshold are zeroed (float32 threshold, strict comparison). */
-  threshold: number;
+  readonly threshold: number;
   /** Entries zeroed (entries already 0 count when threshold > 0). */
-  zeroed: number;
-  /** 100 * zeroed / entries of the matrix. */
-  pctZeroed: number;
-  bpc: number;
-  delta: number;
+  readonly zeroed: number;
+  /** 100 · zeroed / entries of the matrix. */
+  readonly pctZeroed: number;
+  /** Mean bpc of the pruned copy (dynamics re-run on the pruned weights). */
+  readonly bpc: number;
+  /** bpc − baselineBpc. */
+  readonly deltaBpc: number;
 }
 
+/** One combined row: top-k readout and Wh pruning together. */
 export interface CombinedRow {
   /** Readout kept for the top k neurons of the knockout ranking only. */
-  k: number;
-  whThreshold: number;
-  /** 100 * k / H. */
-  wyPctKept: number;
-  /** 100 * (Wh entries not zeroed) / H^2. */
-  whPctKept: number;
-  bpc: number;
-  delta: number;
+  readonly k: number;
+  /** Wh entries with |w| < whThreshold are zeroed. */
+  readonly whThreshold: number;
+  /** 100 · k / H. */
+  readonly wyPctKept: number;
+  /** 100 · (Wh entries not zeroed) / H². */
+  readonly whPctKept: number;
+  readonly bpc: number;
+  /** bpc − baselineBpc. */
+  readonly deltaBpc: number;
 }
 
+/** The |Wh| distribution. */
 export interface MagnitudeDistribution {
-  /** [p, |Wh| at index floor(p * H^2 / 100) of the ascending list]. */
-  percentiles: { p: number; value: number }[];
-  min: number;
-  max: number;
+  /** [p, |Wh| at index floor(p · H² / 100) of the ascending list], in the order of the options' percentiles. */
+  readonly percentiles: readonly { readonly p: number; readonly value: number }[];
+  readonly min: number;
+  readonly max: number;
   /** Mean |Wh|, summed in double in ascending order. */
-  mean: number;
+  readonly mean: number;
 }
 
+/** The "redux" parameter count of one configuration (q5's hard-wired k = 15, threshold 2). */
 export interface ReduxCount {
-  k: number;
-  whThreshold: number;
+  readonly k: number;
+  readonly whThreshold: number;
   /** Parameters of the full model. */
-  fullParams: number;
+  readonly fullParams: number;
   /** Wx (whole) + Wh entries with |w| >= threshold + bh + k Wy columns + by. */
-  params: number;
-  wyParams: number;
-  whParams: number;
-  wxParams: number;
+  readonly params: number;
+  readonly wyParams: number;
+  readonly whParams: number;
+  readonly wxParams: number;
 }
 
+/** Result of {@link PruneStudy}. */
 export interface PruneStudyResult {
-  hidden: number;
-  predictions: number;
-  baseline: number;
-  knockout: ReadoutKnockoutResult;
-  whPruning: PruneRow[];
-  wxPruning: PruneRow[];
-  combined: CombinedRow[];
-  whMagnitudes: MagnitudeDistribution;
-  redux: ReduxCount;
+  readonly hidden: number;
+  readonly predictions: number;
+  readonly baselineBpc: number;
+  /** The readout knockout that ranks the neurons for the combined rows. */
+  readonly knockout: ReadoutKnockoutResult;
+  /** One row per threshold, in the order of the options' thresholds. */
+  readonly whPruning: readonly PruneRow[];
+  readonly wxPruning: readonly PruneRow[];
+  /** For each k (in order), each Wh threshold (in order). */
+  readonly combined: readonly CombinedRow[];
+  readonly whMagnitudes: MagnitudeDistribution;
+  readonly redux: ReduxCount;
 }
 
+/** Options of {@link PruneStudy}; every list is evaluated in the order given. */
 export interface PruneStudyOptions {
   /** Thresholds of the Wh and Wx pruning rows (default: q5's 0, 0.5, ..., 10). */
-  thresholds?: readonly number[];
+  readonly thresholds?: readonly number[];
   /** k values of the combined rows (default 5, 10, 15, 20, 30, H; values above H are dropped). */
-  combinedK?: readonly number[];
+  readonly combinedK?: readonly number[];
   /** Wh thresholds of the combined rows (default 0, 1, 2, 3). */
-  combinedThresholds?: readonly number[];
+  readonly combinedThresholds?: readonly number[];
   /** Percentiles of |Wh| (default 10, 25, 50, 75, 90, 95, 99). */
-  percentiles?: readonly number[];
+  readonly percentiles?: readonly number[];
   /** The redux configuration counted (default k = min(15, H), threshold 2.0, as the original). */
-  redux?: { k: number; whThreshold: number };
+  readonly redux?: { readonly k: number; readonly whThreshold: number };
 }
 
+/** q5's pruning thresholds. */
 export const DEFAULT_THRESHOLDS = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0, 10.0] as const;
 
 function checkThresholds(list: readonly number[], what: string): void {
@@ -96,17 +109,23 @@ function checkThresholds(list: readonly number[], what: string): void {
 export class PruneStudy {
   constructor(readonly options: PruneStudyOptions = {}) {}
 
-  /** The second pass, once the ranking is known. */
-  pruneBatch(an: Analysis, knockout: ReadoutKnockoutResult): Batch<Omit<PruneStudyResult, 'knockout' | 'whMagnitudes' | 'redux' | 'hidden' | 'predictions'>> {
-    const H = an.hidden;
+  /** The checked lists of the study for H hidden units. */
+  private plan(H: number): { thresholds: readonly number[]; combinedK: number[]; combinedT: readonly number[] } {
     const o = this.options;
     const thresholds = o.thresholds ?? DEFAULT_THRESHOLDS;
-    const combinedK = (o.combinedK ?? [5, 10, 15, 20, 30, H]).filter((k) => k <= H);
     const combinedT = o.combinedThresholds ?? [0.0, 1.0, 2.0, 3.0];
     checkThresholds(thresholds, 'pruning');
     checkThresholds(combinedT, 'combined');
-    for (const k of combinedK) if (!Number.isInteger(k) || k < 0) throw new SatrnnError('BAD_OPTION', `combined k ${k} must be a non-negative integer`);
-    const B = knockout.baseline;
+    const ks = o.combinedK ?? [5, 10, 15, 20, 30, H];
+    for (const k of ks) if (!Number.isInteger(k) || k < 0) throw new SatrnnError('BAD_OPTION', `combined k ${String(k)} must be a non-negative integer`);
+    return { thresholds, combinedK: ks.filter((k) => k <= H), combinedT };
+  }
+
+  /** The second pass (every pruned copy), once the ranking is known. */
+  pruneBatch(an: Analysis, knockout: ReadoutKnockoutResult): Batch<Omit<PruneStudyResult, 'knockout' | 'whMagnitudes' | 'redux' | 'hidden' | 'predictions'>> {
+    const H = an.hidden;
+    const { thresholds, combinedK, combinedT } = this.plan(H);
+    const B = knockout.baselineBpc;
     const zeroedBy = (matrix: 'Wh' | 'Wx', thr: number): number => applyEdits(an.model, [{ matrix, threshold: thr }]).zeroed[0]!;
     const variants: Variant[] = [];
     for (const matrix of ['Wh', 'Wx'] as const) for (const threshold of thresholds) variants.push({ edits: [{ matrix, threshold }] });
@@ -118,7 +137,7 @@ export class PruneStudy {
         thresholds.map((threshold) => {
           const zeroed = zeroedBy(matrix, threshold);
           const b = bpc[i++]!;
-          return { threshold, zeroed, pctZeroed: (100.0 * zeroed) / (matrix === 'Wh' ? H * H : H * VOCAB), bpc: b, delta: b - B };
+          return { threshold, zeroed, pctZeroed: (100.0 * zeroed) / (matrix === 'Wh' ? H * H : H * VOCAB), bpc: b, deltaBpc: b - B };
         });
       const whPruning = rows('Wh');
       const wxPruning = rows('Wx');
@@ -127,16 +146,18 @@ export class PruneStudy {
         for (const whThreshold of combinedT) {
           const b = bpc[i++]!;
           const kept = H * H - zeroedBy('Wh', whThreshold);
-          combined.push({ k, whThreshold, wyPctKept: (100.0 * k) / H, whPctKept: (100.0 * kept) / (H * H), bpc: b, delta: b - B });
+          combined.push({ k, whThreshold, wyPctKept: (100.0 * k) / H, whPctKept: (100.0 * kept) / (H * H), bpc: b, deltaBpc: b - B });
         }
-      return { baseline: B, whPruning, wxPruning, combined };
+      return { baselineBpc: B, whPruning, wxPruning, combined };
     });
   }
 
-  async run(an: Analysis, opts: RunOptions = {}): Promise<PruneStudyResult> {
+  /** Runs the study (two passes); `opts.baselineBpc`, when given, saves the baseline variant. */
+  async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<PruneStudyResult> {
     const H = an.hidden;
-    const nK = H + 1;
-    const second = 2 * (this.options.thresholds ?? DEFAULT_THRESHOLDS).length + 24;
+    const nK = H + (opts.baselineBpc === undefined ? 1 : 0);
+    const p = this.plan(H);
+    const second = 2 * p.thresholds.length + p.combinedK.length * p.combinedT.length;
     const total = nK + second;
     const knockout = await new ReadoutKnockout().run(an, {
       ...opts,
@@ -156,6 +177,7 @@ export class PruneStudy {
     };
   }
 
+  /** The |Wh| distribution (percentiles, min, max, mean) of the analysis' model. */
   distribution(an: Pick<Analysis, 'model'>): MagnitudeDistribution {
     const m = magnitudes(an.model.Wh);
     const N = m.sorted.length;
@@ -164,6 +186,7 @@ export class PruneStudy {
     return { percentiles: ps.map((p) => ({ p, value: m.sorted[Math.floor((p * N) / 100)]! })), min: m.min, max: m.max, mean: m.mean };
   }
 
+  /** The redux parameter count of the analysis' model. */
   reduxCount(an: Pick<Analysis, 'model'>): ReduxCount {
     const H = an.model.hidden;
     const { k, whThreshold } = this.options.redux ?? { k: Math.min(15, H), whThreshold: 2.0 };
