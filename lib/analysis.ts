@@ -54,11 +54,21 @@ export interface Variant extends ReadoutVariant {
  */
 export const TRAJECTORY_CACHE_BYTES = 16 << 20;
 
+/**
+ * A model, a text and a backend: what every experiment runs on. It evaluates batches of
+ * {@link Variant}s in one pass over the text and keeps what later passes can reuse (the
+ * base run's trajectory statistics; the base trajectory of a small in-memory text).
+ */
 export class Analysis {
+  /** The model analysed. */
   readonly model: Model;
+  /** The text (bytes are checked at construction; paths and streams when read). */
   readonly data: TextSource;
+  /** The backend every pass runs on. */
   readonly backend: Backend;
+  /** How readouts sum their logits (both methods give identical bits). */
   readonly readoutMethod: ReadoutMethod;
+  /** Predictions per engine chunk, when fixed by the input. */
   readonly chunkSize: number | undefined;
   private baseStats: TrajectoryStats | undefined;
   /** The unmodified trajectory of an in-memory text, kept when small (see TRAJECTORY_CACHE_BYTES). */
@@ -76,6 +86,7 @@ export class Analysis {
     if (input.data instanceof Uint8Array) this.predictionCount = input.data.length - 1;
   }
 
+  /** Hidden units H of the model. */
   get hidden(): number {
     return this.model.hidden;
   }
@@ -186,7 +197,7 @@ export class Analysis {
     return mean;
   }
 
-  /** Statistics of the unmodified trajectory (mean |h_j| etc.); computed with the first batch that includes the base dynamics, or by a pass of its own. */
+  /** Statistics of the unmodified trajectory (mean |h_j|, saturation, sign flips, …): from the first batch that included the base dynamics, or a pass of its own. */
   async trajectoryStats(opts: RunOptions = {}): Promise<TrajectoryStats> {
     return this.baseStats ?? this.statsPass(opts);
   }
@@ -198,7 +209,7 @@ export class Analysis {
     return this.baseStats;
   }
 
-  /** mean over t of |h_t[j]| for every j, summed in t order in double. */
+  /** Mean over the predictions of |h_t[j]|, for every neuron j (double sums in t order). */
   async meanAbsHidden(opts: RunOptions = {}): Promise<Float64Array> {
     return (await this.trajectoryStats(opts)).meanAbs;
   }

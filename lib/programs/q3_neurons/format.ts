@@ -7,6 +7,7 @@ function weights(list: readonly ByteWeight[]): string {
   return list.map((x) => sprintf("'%c'(%.1f) ", printableByte(x.byte), x.weight)).join('');
 }
 
+/** The text the original q3_neurons printed, from a {@link NeuronSuiteResult}. */
 export function formatNeuronSuiteText(r: NeuronSuiteResult): string {
   const B = r.baselineBpc;
   const out: string[] = [];
