@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The project's own small default corpus (written for satrnn; see README). */
+/** Absolute path of the project's own small default corpus (written for satrnn; see README). */
 export const DEFAULT_CORPUS = path.join(packageRoot, 'assets', 'default-corpus.txt');
-/** The default model: `satrnn train` on DEFAULT_CORPUS with the options in README. */
+/** Absolute path of the default model: `satrnn train` on DEFAULT_CORPUS with the options in README. */
 export const DEFAULT_MODEL = path.join(packageRoot, 'assets', 'default-model.bin');

@@ -1,4 +1,18 @@
-/** Machine-readable error kinds; the CLI maps BAD_* / *_INPUT codes to exit status 2. */
+/**
+ * Machine-readable kind of a {@link SatrnnError}:
+ *
+ * - `FILE_NOT_FOUND`, `FILE_UNREADABLE`: an input file is missing, is a folder, or cannot be read.
+ * - `BAD_MODEL_SIZE`: a model file's length fits no hidden size (or not the one required).
+ * - `BAD_MODEL_VALUES`: a model holds NaN or infinite weights.
+ * - `DATA_TOO_SHORT`: a text has fewer bytes than needed (usually 2: one prediction).
+ * - `BAD_OPTION`: an argument or option is out of range or malformed.
+ * - `BACKEND_UNAVAILABLE`: the requested backend or instruction set is not available here.
+ * - `ABORTED`: the caller's `AbortSignal` fired.
+ * - `WRITE_FAILED`: an output file (model, checkpoint, report) could not be written.
+ * - `INTERNAL`: any other failure (a native call failed, or a value was read before it was known).
+ *
+ * The first six are usage or input errors: {@link SatrnnError.exitCode} is 2 for them, 1 otherwise.
+ */
 export type SatrnnErrorCode =
   | 'FILE_NOT_FOUND'
   | 'FILE_UNREADABLE'
@@ -22,7 +36,13 @@ const USAGE_CODES: ReadonlySet<SatrnnErrorCode> = new Set<SatrnnErrorCode>([
 
 /** Every error satrnn raises on purpose. `message` says what is wrong and what to do. */
 export class SatrnnError extends Error {
+  /** What kind of error this is: test this, not `message`. */
   readonly code: SatrnnErrorCode;
+  /**
+   * @param code - the error's kind
+   * @param message - what is wrong and what to do about it
+   * @param options - `cause`: the underlying error, if any
+   */
   constructor(code: SatrnnErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SatrnnError';
@@ -34,6 +54,7 @@ export class SatrnnError extends Error {
   }
 }
 
+/** The error raised when an operation is aborted: `SatrnnError('ABORTED', 'aborted')`. */
 export function abortError(): SatrnnError {
   return new SatrnnError('ABORTED', 'aborted');
 }

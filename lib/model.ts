@@ -6,6 +6,7 @@ import { readFileChecked } from './io.js';
 import { VOCAB, layout } from './engine/layout.js';
 
 export { VOCAB };
+/** Hidden size of the original sat-rnn models and of the original programs: 128 units. */
 export const REFERENCE_HIDDEN = 128;
 
 /** Number of float32 parameters of a sat-rnn with H hidden units (82,304 at H = 128). */
@@ -28,19 +29,35 @@ export function hiddenFromParamCount(floats: number): number | null {
  * one Float32Array in the raw file layout (Wx, Wh, bh, Wy, by); the named fields are views.
  */
 export class Model {
+  /** H, the number of hidden units. */
   readonly hidden: number;
+  /**
+   * All `paramCount(hidden)` weights (float32) in file order: Wx, Wh, bh, Wy, by. The named
+   * arrays below are views of it: writing one writes the other.
+   */
   readonly weights: Float32Array;
-  /** Wx[i*256 + x]: input byte x -> unit i. */
+  /** `Wx[i*256 + x]`: input byte x -> unit i (H x 256, row-major). */
   readonly Wx: Float32Array;
-  /** Wh[i*H + j]: unit j (previous step) -> unit i. */
+  /** `Wh[i*H + j]`: unit j (previous step) -> unit i (H x H, row-major). */
   readonly Wh: Float32Array;
+  /** `bh[i]`: hidden bias of unit i (H values). */
   readonly bh: Float32Array;
-  /** Wy[o*H + j]: unit j -> output byte o. */
+  /** `Wy[o*H + j]`: unit j -> output byte o (256 x H, row-major). */
   readonly Wy: Float32Array;
+  /** `by[o]`: output bias of byte o (256 values). */
   readonly by: Float32Array;
   /** Where the model came from (file path or a label), for messages and provenance. */
   readonly source: string;
 
+  /**
+   * Wraps `weights` (not copied) as a model with `hidden` units.
+   *
+   * @param weights - exactly `paramCount(hidden)` finite floats in file order
+   * @param hidden - H, an integer >= 1
+   * @param source - a file path or label for messages (default `'<memory>'`)
+   * @throws SatrnnError `BAD_OPTION` for a bad `hidden`, `BAD_MODEL_SIZE` when the length
+   *   does not match, `BAD_MODEL_VALUES` for a NaN or infinite weight
+   */
   constructor(weights: Float32Array, hidden: number, source = '<memory>') {
     if (!Number.isInteger(hidden) || hidden < 1)
       throw new SatrnnError('BAD_OPTION', `hidden size must be an integer >= 1 (got ${hidden})`);
@@ -62,7 +79,7 @@ export class Model {
     assertFinite(weights, H, source);
   }
 
-  /** The raw little-endian file bytes of this model. */
+  /** The raw file bytes of this model: every weight as little-endian float32, 4 bytes each. */
   toBytes(): Uint8Array {
     const out = new Uint8Array(this.weights.length * 4);
     const dv = new DataView(out.buffer);
@@ -105,15 +122,28 @@ function assertFinite(w: Float32Array, H: number, source: string): void {
   }
 }
 
+/** Options of {@link parseModel} and {@link loadModel}. */
 export interface ParseModelOptions {
   /** Require this hidden size instead of inferring it from the size. */
   hidden?: number;
-  /** Accept and ignore bytes after the model (the originals' behaviour); reported via onWarning. */
+  /**
+   * With `hidden`: accept and ignore bytes after the model (the originals' behaviour),
+   * reported via onWarning. Default false: extra bytes are an error.
+   */
   allowTrailing?: boolean;
+  /** Receives the one-line warning about ignored trailing bytes (default: not reported). */
   onWarning?: (message: string) => void;
 }
 
-/** Parses raw model bytes (00-common §1 layout, any H unless `hidden` is given). */
+/**
+ * Parses raw model bytes (00-common §1 layout: little-endian float32 Wx, Wh, bh, Wy, by),
+ * for any H unless `opts.hidden` is given. The weights are copied out of `bytes`.
+ *
+ * @param bytes - the file's bytes: `4 * paramCount(H)` of them
+ * @param source - file path or label, used in messages and kept as `Model.source` (default `'<memory>'`)
+ * @throws SatrnnError `BAD_MODEL_SIZE` when the length fits no H (or not `opts.hidden`),
+ *   `BAD_MODEL_VALUES` for a NaN or infinite weight
+ */
 export function parseModel(bytes: Uint8Array, source = '<memory>', opts: ParseModelOptions = {}): Model {
   let H: number | null;
   let used = bytes.length;
@@ -148,12 +178,21 @@ export function parseModel(bytes: Uint8Array, source = '<memory>', opts: ParseMo
   return new Model(floats, H, source);
 }
 
-/** Reads a model file. */
+/**
+ * Reads and parses a model file (see {@link parseModel}); `file` becomes `Model.source`.
+ *
+ * @throws SatrnnError `FILE_NOT_FOUND` or `FILE_UNREADABLE`, then as parseModel
+ */
 export function loadModel(file: string, opts: ParseModelOptions = {}): Model {
   return parseModel(readFileChecked(file, 'model'), file, opts);
 }
 
-/** Writes a model atomically: a temp file in the same folder, then a rename. */
+/**
+ * Writes a model's bytes ({@link Model.toBytes}) atomically: a temp file in the same folder,
+ * then a rename.
+ *
+ * @throws SatrnnError `WRITE_FAILED` (the temp file is removed)
+ */
 export function saveModel(model: Model, file: string): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {

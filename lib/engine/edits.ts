@@ -6,21 +6,44 @@ import { SatrnnError } from '../errors.js';
 import type { Model } from '../model.js';
 import { VOCAB, layout } from './layout.js';
 
+/**
+ * One weight edit: zero the entries of Wh or Wx below a magnitude threshold, or those a
+ * mask drops, or one column of Wh.
+ */
 export type WeightEdit =
   /** Zero every entry of the matrix with |w| < threshold (strict; entries already 0 count as zeroed when threshold > 0). */
-  | { matrix: 'Wh' | 'Wx'; threshold: number }
+  | {
+      /** The matrix edited. */
+      matrix: 'Wh' | 'Wx';
+      /** A finite magnitude >= 0, rounded to float32 before the comparison. */
+      threshold: number;
+    }
   /** Zero the entries whose mask byte is 0 (mask: the matrix's shape, row-major). */
-  | { matrix: 'Wh' | 'Wx'; keep: Uint8Array }
+  | {
+      /** The matrix edited. */
+      matrix: 'Wh' | 'Wx';
+      /** One byte per entry (`H*H` for Wh, `H*256` for Wx), row-major: 0 zeroes the entry, anything else keeps it. */
+      keep: Uint8Array;
+    }
   /** Zero column j of Wh: what neuron j sends to every neuron at the next step. */
-  | { whColumn: number };
+  | {
+      /** The column j, 0 .. H-1. */
+      whColumn: number;
+    };
 
+/** The result of {@link applyEdits}. */
 export interface EditedWeights {
+  /** A new copy of the model's weights (file layout) with the edits applied. */
   weights: Float32Array;
   /** Entries each edit zeroed, counted as q5_redux counts them (per edit, in order). */
   zeroed: number[];
 }
 
-/** A copy of the model's weights with the edits applied in order. */
+/**
+ * A copy of the model's weights with the edits applied in order (the model is not changed).
+ *
+ * @throws SatrnnError `BAD_OPTION` for an edit out of range or malformed
+ */
 export function applyEdits(model: Model, edits: readonly WeightEdit[]): EditedWeights {
   const H = model.hidden;
   const l = layout(H);

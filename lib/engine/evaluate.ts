@@ -10,15 +10,33 @@ import { NEURON } from './types.js';
 import type { Backend, ChunkGroup, ReadoutMethod, RunOptions, StatsAccumulators } from './types.js';
 
 /** An intervention on neuron j inside the recurrence, applied after every step. */
-export type NeuronIntervention = { neuron: number; clamp: number } | { neuron: number; sign: true };
+export type NeuronIntervention =
+  | {
+      /** The neuron j, 0 .. H-1. */
+      neuron: number;
+      /** The finite value h_j is set to after every step (0: a full ablation). */
+      clamp: number;
+    }
+  | {
+      /** The neuron j, 0 .. H-1. */
+      neuron: number;
+      /** h_j is replaced by sgn(h_j) after every step: +1 for h_j >= 0 (also -0), else -1. */
+      sign: true;
+    };
 
 /** A variant of the forward pass. */
 export interface DynamicsSpec {
   /** The variant's weights with its edits applied (lib/engine/edits.ts); default: the model's. */
   weights?: Float32Array;
+  /** Interventions inside the recurrence (for a neuron listed twice, the later entry wins). */
   neurons?: readonly NeuronIntervention[];
-  /** Input bytes replaced at absolute positions. */
-  inputs?: readonly { position: number; byte: number }[];
+  /** Input bytes replaced at absolute positions (any order, each position once). */
+  inputs?: readonly {
+    /** Position t of the input, 0-based: the byte fed at step t instead of `text[t]`. */
+    position: number;
+    /** The byte fed there, 0-255. */
+    byte: number;
+  }[];
   /**
    * Start the dynamics at absolute position `position` from `state` (the state before that
    * input, e.g. the base run's state at position - 1): a variant that differs from the base
@@ -27,10 +45,19 @@ export interface DynamicsSpec {
    * the base run's): they are then read out as the variant's own, so its means cover the
    * whole text and equal a full re-run's bit for bit. Statistics cover the steps it ran.
    */
-  start?: { position: number; state: Float32Array; prefix?: Float32Array };
+  start?: {
+    /** Absolute position of the first input the dynamics feed. */
+    position: number;
+    /** The state before that input, `[H]` (copied). */
+    state: Float32Array;
+    /** The states of the positions before `position`, at least `[position*H]`. */
+    prefix?: Float32Array;
+  };
 }
 
+/** One group of an evaluation: a dynamics variant (or given states) and the readout variants read from it. */
 export interface GroupSpec {
+  /** The variant of the forward pass (default: the model's weights, no interventions). */
   dynamics?: DynamicsSpec;
   /**
    * The states of the whole text, already computed (states[t*H + i], t = 0 .. n-2): the
@@ -51,34 +78,62 @@ export interface GroupSpec {
 
 /** What a chunk hands to `onChunk` when per-position outputs are streamed. */
 export interface ChunkOutput {
+  /** Absolute position of the chunk's first prediction. */
   pos0: number;
+  /** Predictions in the chunk: positions pos0 .. pos0+steps-1. */
   steps: number;
-  /**
-   * Per group: bits [V*steps] (when stream.bits), states and pre-activations [steps*H];
-   * probability rows [V*P*256] of the P positions read out in this chunk (`rowPositions`).
-   */
-  groups: { bits?: Float64Array; states?: Float32Array; pre?: Float32Array; probs?: Float64Array; rowPositions?: number[] }[];
+  /** One entry per group, in request order; each field only when requested and the group has it. */
+  groups: {
+    /** Bits of each readout variant at each position, `[V*steps]` (`bits[v*steps + t]`), with `stream.bits`. */
+    bits?: Float64Array;
+    /**
+     * The states `[steps*H]` (`states[t*H + i]`), with `stream.states` or `keepStates`, for
+     * groups that run dynamics (rows before a dynamics `start` are not guaranteed).
+     */
+    states?: Float32Array;
+    /** The pre-activations z `[steps*H]`, with `stream.pre`, for groups that run dynamics. */
+    pre?: Float32Array;
+    /** Probability rows `[V*P*256]` of the P positions read out in this chunk, with the group's `probs`. */
+    probs?: Float64Array;
+    /** The absolute positions of those P rows, ascending. */
+    rowPositions?: number[];
+  }[];
 }
 
+/** What {@link evaluate} runs: groups of variants over one text. */
 export interface EvaluateRequest {
+  /** The model: its hidden size, and the weights of groups without their own. */
   model: Model;
+  /** The text; n bytes give n - 1 predictions (the state after byte t predicts byte t + 1). */
   text: TextSource;
+  /** The groups, run side by side in one pass over the text; results in the same order. */
   groups: readonly GroupSpec[];
+  /** How the readouts sum logits (default 'certified'; both give identical bits). */
   method?: ReadoutMethod;
   /** Predictions per chunk (default: as many as fit the memory budget). */
   chunkSize?: number;
   /** Per-position outputs, handed to onChunk chunk by chunk (never kept whole). */
-  stream?: { bits?: boolean; states?: boolean; pre?: boolean };
+  stream?: {
+    /** Stream the bits of every readout variant at every position. */
+    bits?: boolean;
+    /** Stream the states of groups that run dynamics. */
+    states?: boolean;
+    /** Stream the pre-activations of groups that run dynamics. */
+    pre?: boolean;
+  };
+  /** Receives each chunk's outputs, in text order, after the chunk ran. */
   onChunk?: (out: ChunkOutput) => void;
   /** Smallest text length accepted (default 2: one prediction). */
   minBytes?: number;
 }
 
+/** Per-neuron statistics of a trajectory (arrays `[H]`, indexed by neuron j) over the steps a group ran. */
 export interface TrajectoryStats {
   /** mean over t of |h_t[j]|, summed in double in t order (q3's mean|h_j|). */
   meanAbs: Float64Array;
   /** The float32 running sum of |h_t[j]| (q4_saturation's sumabs). */
   sumAbsF32: Float32Array;
+  /** Smallest |h_t[j]|. */
   minAbs: Float32Array;
   /** Steps with |h_t[j]| >= 0.999f. */
   saturated: Uint32Array;
@@ -86,26 +141,34 @@ export interface TrajectoryStats {
   flips: Uint32Array;
 }
 
+/** What one group of an evaluation yields. */
 export interface GroupResult {
-  /** Mean bits per character of each readout variant over the positions read out (00-common §5). */
+  /** Mean bits per character of each readout variant over the positions read out (00-common §5), `[V]`. */
   mean: Float64Array;
   /** Positions read out (n - 1 unless `positions` or `start` narrowed them). */
   predictions: number;
+  /** The trajectory statistics, when the group asked for `stats`. */
   stats?: TrajectoryStats;
-  /** The state after the last input. */
+  /** The state after the last input `[H]`, for groups that run dynamics. */
   finalState?: Float32Array;
 }
 
+/** What {@link evaluate} returns. */
 export interface EvaluateResult {
   /** Number of predictions, n - 1. */
   predictions: number;
+  /** One result per GroupSpec, in request order. */
   groups: GroupResult[];
-  /** False when some readout used the ordered sums (states outside [-1, 1]). */
+  /**
+   * True when every readout used the certified sums; false with method 'ordered', or when
+   * some readout used the ordered sums (states outside [-1, 1]).
+   */
   certified: boolean;
+  /** Logits, over all chunks, that the certificate did not cover and were re-summed in order. */
   fallbacks: number;
 }
 
-/** Working memory per chunk (states, pre-activations and bits of all groups). */
+/** Working memory per chunk in bytes, 64 MiB (states, pre-activations and bits of all groups). */
 export const CHUNK_MEMORY_BUDGET = 64 << 20;
 const MIN_CHUNK = 256;
 const MAX_CHUNK = 1 << 20;
@@ -190,7 +253,17 @@ export function chunkSizeFor(H: number, groups: readonly GroupSpec[], stream: Ev
   return Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.floor(CHUNK_MEMORY_BUDGET / Math.max(1, perPosition))));
 }
 
-/** Runs the groups over the text; see the file comment. */
+/**
+ * Runs the groups over the text in one pass, chunk by chunk on `backend`: each group's
+ * dynamics (or given states) and its readout variants, carrying states, statistics and
+ * running sums across chunks. A chunked run equals a whole-text run bit for bit, and
+ * working memory stays O(H^2 + chunk) whatever the text's length.
+ *
+ * @param opts - progress in work units (`total` is 0 when the text's length is not known
+ *   in advance, as for streams) and cancellation
+ * @throws SatrnnError `BAD_OPTION` for a malformed request, `DATA_TOO_SHORT` below
+ *   `req.minBytes`, `FILE_NOT_FOUND` / `FILE_UNREADABLE` for a file text, `ABORTED`
+ */
 export async function evaluate(backend: Backend, req: EvaluateRequest, opts: RunOptions = {}): Promise<EvaluateResult> {
   const { model } = req;
   const H = model.hidden;

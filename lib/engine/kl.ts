@@ -4,7 +4,14 @@ import { log2 } from '../math/float64.js';
 
 const FLOOR = 1e-30;
 
-/** KL(pb || pa) in bits over one 256-entry row of each (offsets in the arrays). */
+/**
+ * KL(pb || pa) in bits over one 256-entry row of each, summed in order over the cells where
+ * both probabilities exceed 1e-30.
+ *
+ * @param pb - the base distribution's row starts at `offB`
+ * @param pa - the other distribution's row starts at `offA`
+ * @param n - row length (default 256)
+ */
 export function klBits(pb: Float64Array, pa: Float64Array, offB = 0, offA = 0, n = 256): number {
   let k = 0.0;
   for (let o = 0; o < n; o++) {

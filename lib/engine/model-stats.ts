@@ -3,7 +3,10 @@
 import type { Model } from '../model.js';
 import { VOCAB } from './layout.js';
 
-/** |Wy column j| = sqrt(sum over o of float(Wy[o][j]^2)), squares rounded to float, summed in double. */
+/**
+ * The readout weight norm of every neuron, `[H]`: |Wy column j| = sqrt(sum over o of
+ * float(Wy[o][j]^2)), squares rounded to float, summed in double in o order.
+ */
 export function wyColumnNorms(model: Model): Float64Array {
   const H = model.hidden;
   const out = new Float64Array(H);
@@ -18,10 +21,13 @@ export function wyColumnNorms(model: Model): Float64Array {
   return out;
 }
 
+/** The magnitudes |w| of a set of weights, from {@link magnitudes}. */
 export interface MagnitudeSummary {
   /** Every |w|, ascending. */
   sorted: Float32Array;
+  /** The smallest |w| (NaN for no values). */
   min: number;
+  /** The largest |w| (NaN for no values). */
   max: number;
   /** Sum of |w| in double, taken in ascending order, divided by the count (q5_redux). */
   mean: number;

@@ -6,6 +6,7 @@ import { SatrnnError } from '../errors.js';
 import type { Model } from '../model.js';
 import type { Backend, ReadoutMethod, RunOptions } from './types.js';
 
+/** Options of {@link forwardStates}. */
 export interface ForwardOptions extends RunOptions {
   /** The state before the first byte (default all +0.0). */
   h0?: Float32Array;
@@ -13,8 +14,23 @@ export interface ForwardOptions extends RunOptions {
   pre?: boolean;
 }
 
-/** States after each byte: states[t*H + i] is unit i after feeding bytes[t] (00-common §3). */
-export async function forwardStates(backend: Backend, model: Model, bytes: Uint8Array, opts: ForwardOptions = {}): Promise<{ states: Float32Array; pre?: Float32Array }> {
+/**
+ * The exact forward pass over `bytes` (00-common §3), every byte fed (T = bytes.length
+ * steps), as one engine chunk.
+ *
+ * @throws SatrnnError `BAD_OPTION` when `h0` does not have H values
+ */
+export async function forwardStates(
+  backend: Backend,
+  model: Model,
+  bytes: Uint8Array,
+  opts: ForwardOptions = {},
+): Promise<{
+  /** `[T*H]`: `states[t*H + i]` is unit i after feeding `bytes[t]`. */
+  states: Float32Array;
+  /** `[T*H]`: the pre-activations z (before tanh), with `opts.pre`. */
+  pre?: Float32Array;
+}> {
   const H = model.hidden;
   const state = new Float32Array(H);
   if (opts.h0) {
@@ -31,28 +47,39 @@ export async function forwardStates(backend: Backend, model: Model, bytes: Uint8
   return { states: statesOut, ...(preOut ? { pre: preOut } : {}) };
 }
 
+/** What {@link readoutStates} reads out. */
 export interface ReadoutRequest {
+  /** The model whose Wy and by the readout uses. */
   model: Model;
-  /** [T*H] */
+  /** The states read out, `[T*H]` (row t: `states[t*H .. t*H + H-1]`). */
   states: Float32Array;
-  /** [T]: targets[t] is the byte predicted from states row t. */
+  /** The T target bytes: `targets[t]` is the byte predicted from states row t. */
   targets: Uint8Array;
-  /** USE codes [V*H]. */
+  /** The readout variants: {@link USE} codes `[V*H]` (`use[v*H + j]`), V >= 1. */
   use: Uint8Array;
+  /** How the logits are summed (default 'certified'; both give identical bits). */
   method?: ReadoutMethod;
-  /** Also return the bits of every prediction [V*T]. */
+  /** Also return the bits of every prediction, `[V*T]`. */
   bits?: boolean;
 }
 
+/** What {@link readoutStates} returns. */
 export interface ReadoutResult {
+  /** Mean bits per prediction of each variant, `[V]` (summed in t order, divided by T). */
   mean: Float64Array;
+  /** The bits of every prediction `[V*T]` (`bits[v*T + t]`), when requested. */
   bits?: Float64Array;
   /** The method actually used ('certified' falls back to 'ordered' for states with |h| > 1). */
   method: ReadoutMethod;
+  /** Logits the certificate did not cover, re-summed in order. */
   fallbacks: number;
 }
 
-/** Exact readout (00-common §4-5) of given states for a batch of variants. */
+/**
+ * Exact readout (00-common §4-5) of given states for a batch of variants, as one engine chunk.
+ *
+ * @throws SatrnnError `BAD_OPTION` for empty targets or a `use` length that is not a positive multiple of H
+ */
 export async function readoutStates(backend: Backend, req: ReadoutRequest, opts: RunOptions = {}): Promise<ReadoutResult> {
   const H = req.model.hidden;
   const T = req.targets.length;

@@ -4,7 +4,11 @@
 import { open } from 'node:fs/promises';
 import { SatrnnError } from '../errors.js';
 
-/** Bytes, a file path, or a function returning a fresh async iterable of byte blocks. */
+/**
+ * A text: bytes in memory, a file path (read in 1 MiB blocks on every pass), or a function
+ * returning a fresh async iterable of byte blocks (called once per pass; blocks may have
+ * any size).
+ */
 export type TextSource = Uint8Array | string | (() => AsyncIterable<Uint8Array>);
 
 /** Block size of file reads. */

@@ -1,6 +1,7 @@
 // The engine's request and result types: one shape for both transports (the native addon
 // and the js backend's worker threads), so a field means the same thing everywhere.
 
+/** A backend's kind: the C++ addon (`'native'`) or the TypeScript implementation (`'js'`). */
 export type BackendName = 'native' | 'js';
 /** Code path: the native addon's AVX2, SSE2 or portable loops, or TypeScript. */
 export type Isa = 'avx2' | 'sse2' | 'scalar' | 'js';
@@ -10,11 +11,28 @@ export type Isa = 'avx2' | 'sse2' | 'scalar' | 'js';
  * removed (Wy column zeroed), read as h_j, as sgn(h_j) (+1 for h >= 0, also -0; else -1),
  * or as -h_j.
  */
-export const USE = { absent: 0, value: 1, sign: 2, negated: 3 } as const;
+export const USE = {
+  /** Term j removed from every logit (the Wy column read as zero). */
+  absent: 0,
+  /** h_j as is (the unmodified readout). */
+  value: 1,
+  /** sgn(h_j): +1 for h_j >= 0 (also -0), else -1. */
+  sign: 2,
+  /** -h_j. */
+  negated: 3,
+} as const;
+/** One of the {@link USE} codes (0-3). */
 export type UseCode = (typeof USE)[keyof typeof USE];
 
 /** What the dynamics do to neuron j after every step (native/kernels/dynamics.h `NeuronMode`). */
-export const NEURON = { free: 0, clamp: 1, sign: 2 } as const;
+export const NEURON = {
+  /** Untouched. */
+  free: 0,
+  /** h_j set to its clamp value after every step (0: a full ablation). */
+  clamp: 1,
+  /** h_j set to +1 if h_j >= 0 (also -0), else -1, after every step. */
+  sign: 2,
+} as const;
 
 /**
  * 'certified' (default): full sums once per position, variants derived by exact updates
@@ -46,18 +64,21 @@ export interface StatsAccumulators {
 export interface ChunkGroup {
   /** The variant's weights, weight edits already applied (its Wy/by serve the readout). */
   weights: Float32Array;
-  /** Given states [steps*H]: no dynamics for this group. */
+  /** Given states `[steps*H]` (`states[t*H + i]`): no dynamics for this group. */
   states?: Float32Array;
-  /** The carried state [H] (in/out): before the chunk's first byte, then after its last. */
+  /** The carried state `[H]` (in/out): before the chunk's first byte, then after its last. */
   state?: Float32Array;
   /** Steps this variant took in earlier chunks (sign flips at the chunk's first step need it). */
   stepsBefore?: number;
-  /** NEURON codes per neuron [H], with clamp values [H]. */
+  /** {@link NEURON} codes, one per neuron `[H]` (absent: every neuron free). */
   mode?: Uint8Array;
+  /** Clamp values `[H]`, read where `mode` is `NEURON.clamp` (required with `mode`). */
   value?: Float32Array;
-  /** Ascending absolute positions whose input byte is replaced, and the bytes fed there. */
+  /** Ascending absolute positions whose input byte is replaced (integers stored as doubles). */
   substPos?: Float64Array;
+  /** The bytes fed at `substPos`, one per position (same length). */
   substByte?: Uint8Array;
+  /** Trajectory statistics of this group's dynamics, updated in place (in/out). */
   stats?: StatsAccumulators;
   /**
    * The group starts at chunk position `from` (default 0): its dynamics run from `state`
@@ -66,44 +87,61 @@ export interface ChunkGroup {
    */
   from?: number;
   /**
-   * [from*H]: the states of the positions before `from` (e.g. the base run's, for a variant
-   * that differs from there on), read out as the group's own.
+   * The states of the positions before `from`, `[from*H]` (e.g. the base run's, for a
+   * variant that differs from there on), read out as the group's own.
    */
   prefix?: Float32Array;
-  /** Outputs [steps*H]: the states, the pre-activations z. */
+  /** Output: the states `[steps*H]` (`statesOut[t*H + i]`: unit i after input t). */
   statesOut?: Float32Array;
+  /** Output: the pre-activations z `[steps*H]` (before tanh and before any intervention). */
   preOut?: Float32Array;
-  /** Readout variants: USE codes [V*H]; running sums of bits [V] (in/out, t order); bits [V*steps]. */
+  /** Readout variants: {@link USE} codes `[V*H]` (`use[v*H + j]`: how variant v reads neuron j). */
   use?: Uint8Array;
+  /** Running sums of bits per readout variant `[V]` (in/out), added in t order; required with `use`. */
   totals?: Float64Array;
+  /** Output: the bits of every prediction `[V*steps]` (`bitsOut[v*steps + t]`). */
   bitsOut?: Float64Array;
-  /** [steps]: read out only where select[t] != 0 (and t >= from). */
+  /** Read out only where `select[t] != 0` (and t >= from); `[steps]`. */
   select?: Uint8Array;
-  /** [V*P*256]: the probability rows (00-common §4) of the P positions read out, in order. */
+  /**
+   * Output: the probability rows (00-common §4) of the P positions read out, in order,
+   * `[V*P*256]` (`probsOut[(v*P + p)*256 + o]`).
+   */
   probsOut?: Float64Array;
 }
 
 /** One chunk of engine work: positions pos0 .. pos0+steps-1 of a text. */
 export interface ChunkRequest {
+  /** H, the model's hidden units (every group's weights have `paramCount(hidden)` floats). */
   hidden: number;
-  /** The chunk's input bytes, then (when a group reads out) the next byte: targets are bytes[1..steps]. */
+  /** The chunk's input bytes, then (when a group reads out) the next byte: targets are `bytes[1..steps]`. */
   bytes: Uint8Array;
+  /** Absolute position of the chunk's first input in the text (input substitutions use absolute positions). */
   pos0: number;
+  /** Positions in the chunk: inputs fed, and predictions read out. */
   steps: number;
+  /** How the readouts sum their logits. */
   method: ReadoutMethod;
+  /** The groups, each run on the same bytes. */
   groups: ChunkGroup[];
 }
 
+/** What a chunk reports besides the arrays it wrote. */
 export interface ChunkResult {
-  /** False when some group's states left [-1, 1] and its readout used the ordered sums. */
+  /**
+   * True when every readout used the certified sums; false with method 'ordered', or when
+   * some group's states left [-1, 1] and its readout used the ordered sums.
+   */
   certified: boolean;
   /** Logits the certificate did not cover, re-summed in order. */
   fallbacks: number;
 }
 
+/** Progress and cancellation of a long operation. */
 export interface RunOptions {
   /** Called with (done, total) work units as the work advances. */
   onProgress?: (done: number, total: number) => void;
+  /** Aborts the operation: its promise rejects with `SatrnnError('ABORTED')`. */
   signal?: AbortSignal;
 }
 
@@ -129,9 +167,18 @@ export interface TrainEpochParams {
  * over a text chunk by chunk) and training.
  */
 export interface Backend {
+  /** Which implementation this is. */
   readonly name: BackendName;
+  /** The code path it runs: `'js'` for the js backend. */
   readonly isa: Isa;
+  /** Threads it uses for a chunk's work (native threads or js worker threads). */
   readonly threads: number;
+  /**
+   * Runs one chunk: every group's dynamics (unless it has given states), then its readout
+   * variants; writes the groups' outputs and in/out arrays in place.
+   *
+   * @throws SatrnnError `BAD_OPTION` for a malformed request, `ABORTED` when `opts.signal` fires
+   */
   runChunk(req: ChunkRequest, opts?: RunOptions): Promise<ChunkResult>;
   /** One training epoch at learning rate `lr`; updates `weights` in place, returns the training bpc. */
   trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number>;

@@ -18,11 +18,21 @@
 
 /** A NaN with an explicit sign, for the rare case where C would print "nan". */
 export class PrintfNaN {
-  constructor(readonly negative: boolean) {}
+  /** @param negative - true: prints "-nan" (like a plain NaN), false: "nan" */
+  constructor(
+    /** Whether the NaN's sign bit is set. */
+    readonly negative: boolean,
+  ) {}
 }
+/** A NaN that prints "-nan" (what a plain NaN argument prints too). */
 export const NEG_NAN = new PrintfNaN(true);
+/** A NaN that prints "nan". */
 export const POS_NAN = new PrintfNaN(false);
 
+/**
+ * One printf argument: a number (an integer for integer conversions), a string (for %s,
+ * or its first character for %c), a bigint (for 64-bit integers), or a signed NaN.
+ */
 export type PrintfArg = number | string | bigint | PrintfNaN;
 
 // ---------------------------------------------------------------------------------------
@@ -525,7 +535,15 @@ function tooFew(fmt: string, got: number, need: number): Error {
 
 const cache = new Map<string, Formatter>();
 
-/** C sprintf: formats args according to fmt (glibc 2.36, "C" locale). */
+/**
+ * C sprintf: formats args according to fmt, byte for byte as glibc 2.36 in the "C" locale.
+ * Conversions: d i u x X o c s f F e E g G and %%, with flags, width and precision
+ * (also `*`) and length modifiers (hh and h narrow the value like C). A NaN number prints
+ * "-nan", as the x86-64 default NaN does; arguments beyond the format's are ignored.
+ *
+ * @throws Error for an unsupported conversion or too few arguments, TypeError for an
+ *   argument of the wrong type
+ */
 export function sprintf(fmt: string, ...args: PrintfArg[]): string {
   let f = cache.get(fmt);
   if (f === undefined) {

@@ -5,19 +5,26 @@
 import type { Analysis, Variant } from '../analysis.js';
 import type { RunOptions } from '../engine/types.js';
 
+/** An experiment as data: the variants it evaluates and how their results become an `R`. */
 export interface Batch<R> {
+  /** The variants to evaluate, in the order `assemble` receives their bpc. */
   readonly variants: readonly Variant[];
   /** Builds the result from the variants' mean bpc (same order as `variants`). */
   assemble(bpc: Float64Array, an: Analysis): Promise<R> | R;
 }
 
+/** A Batch of these variants and this assemble function. */
 export function batch<R>(variants: readonly Variant[], assemble: Batch<R>['assemble']): Batch<R> {
   return { variants, assemble };
 }
 
+/** The tuple of results of a tuple of batches: `Batch<A>, Batch<B>` gives `[A, B]`. */
 type Results<T extends readonly Batch<unknown>[]> = { [K in keyof T]: T[K] extends Batch<infer R> ? R : never };
 
-/** One batch holding every variant of `parts`; its result is the tuple of their results. */
+/**
+ * One batch holding every variant of `parts` (in order, part by part); its result is the
+ * tuple of their results, assembled part by part in order.
+ */
 export function fuse<T extends readonly Batch<unknown>[]>(...parts: T): Batch<Results<T>> {
   const variants = parts.flatMap((p) => p.variants);
   return batch(variants, async (bpc, an) => {

@@ -15,18 +15,29 @@ import { VOCAB, layout } from '../layout.js';
  * large; small chunks run in-process in slices with a turn of the event loop between them.
  */
 export class JsBackend implements Backend {
+  /** Always `'js'`. */
   readonly name = 'js' as const;
+  /** Always `'js'`: the code path is TypeScript. */
   readonly isa = 'js' as const;
+  /** Worker threads a large chunk's tasks are spread over (with 1, chunks run in-process). */
   readonly threads: number;
   /** The js backend has exact training kernels only; `fast` runs them. */
   readonly fastTraining = false;
 
+  /**
+   * @param threads - worker threads, an integer from 1 to 256 (default: all cores, `os.availableParallelism()`)
+   * @throws SatrnnError `BAD_OPTION` for another `threads`
+   */
   constructor(threads = Math.max(1, os.availableParallelism())) {
     if (!Number.isInteger(threads) || threads < 1 || threads > 256)
       throw new SatrnnError('BAD_OPTION', `threads must be an integer from 1 to 256 (got ${threads})`);
     this.threads = threads;
   }
 
+  /**
+   * Runs one chunk (see {@link Backend.runChunk}): in-process in slices for small chunks,
+   * on worker threads for large ones; the same bits either way.
+   */
   async runChunk(req: ChunkRequest, opts: RunOptions = {}): Promise<ChunkResult> {
     checkChunk(req);
     throwIfAborted(opts.signal);
@@ -196,6 +207,7 @@ export class JsBackend implements Backend {
     return reply!.value;
   }
 
+  /** The trainer's float evaluation (bpc) of `weights` on `data`, on a worker thread when workers are available. */
   async evalBpc(weights: Float32Array, hidden: number, data: Uint8Array): Promise<number> {
     if (!workersAvailable()) return evalBpc(weights, hidden, data);
     const [reply] = await runQueue([{ type: 'evalBpc', weights: shared(weights), hidden, data: shared(data) }], 1, () => {}, undefined, abortError);

@@ -11,6 +11,7 @@ import { SatrnnError, throwIfAborted } from '../../errors.js';
 import { Model, paramCount, parseModel, saveModel } from '../../model.js';
 import { trainInit, trainLr } from '../../engine/js/train.js';
 
+/** Options of {@link train} (checked when training starts; see ResolvedTrainOptions for the ranges). */
 export interface TrainOptions {
   /** Training text (any bytes, at least 2). */
   data: Uint8Array;
@@ -31,6 +32,7 @@ export interface TrainOptions {
    * 1-10, every 10th to 100, every 100th to 1000, every 1000th, and the last), 'every', or 'never'.
    */
   evaluate?: 'reported' | 'every' | 'never';
+  /** A backend, or options to pick one (default: SATRNN_BACKEND, else native when the addon loads, else js). */
   backend?: Backend | BackendOptions;
   /**
    * Fast, non-exact kernels (native backend on AVX2+FMA CPUs: FMA, reassociated sums, a
@@ -41,17 +43,21 @@ export interface TrainOptions {
   fast?: boolean;
   /** Called after every epoch (awaited: write checkpoints here). `state` is live and keeps changing: copy what you keep (makeCheckpoint does). */
   onEpoch?: (epoch: EpochMetrics, state: TrainState) => void | Promise<void>;
+  /** Aborts training: the promise rejects with `SatrnnError('ABORTED')`. */
   signal?: AbortSignal;
   /** Continue a run from a checkpoint (its options must match these). */
   resume?: TrainCheckpoint;
 }
 
+/** One epoch's numbers (in TrainResult.history and for onEpoch). */
 export interface EpochMetrics {
+  /** The epoch, 1-based. */
   epoch: number;
-  /** Float32 learning rate of this epoch. */
+  /** Float32 learning rate of this epoch (cosine schedule over all epochs, floored at 1% of the peak). */
   lr: number;
+  /** Bits per character of the epoch's training pass (window losses, weights changing as it goes). */
   trainBpc: number;
-  /** Evaluation bpc of the weights after this epoch, when evaluated. */
+  /** Evaluation bpc (the trainer's float readout) of the weights after this epoch, null when not evaluated. */
   evalBpc: number | null;
   /** This epoch became the best copy (train bpc improved by more than 1e-4). */
   improved: boolean;
@@ -61,25 +67,45 @@ export interface EpochMetrics {
 
 /** Everything needed to continue a run exactly. */
 export interface TrainState {
+  /** Epochs done (0 before the first). */
   epoch: number;
+  /** Total epochs E of the run. */
   epochs: number;
+  /** H, the hidden units. */
   hidden: number;
+  /** The current weights (file layout), updated in place every epoch. */
   weights: Float32Array;
+  /** The train bpc of the best copy (999 before there is one). */
   bestBpc: number;
+  /** The epoch of the best copy, null before any. */
   bestEpoch: number | null;
+  /** The weights after `bestEpoch`, null before any. */
   bestWeights: Float32Array | null;
 }
 
+/** What {@link train} returns. */
 export interface TrainResult {
+  /** The weights after the last epoch (source `'trained'`). */
   model: Model;
-  /** The weights after the epoch with the lowest train bpc. */
-  best: { model: Model; trainBpc: number; epoch: number } | null;
+  /** The weights after the epoch with the lowest train bpc; null when no epoch improved. */
+  best: {
+    /** The best copy (source `'best'`). */
+    model: Model;
+    /** Its epoch's train bpc. */
+    trainBpc: number;
+    /** Its epoch, 1-based. */
+    epoch: number;
+  } | null;
+  /** The metrics of the epochs this call ran, in order (after a resume: from the checkpoint's next epoch). */
   history: EpochMetrics[];
   /** 'fast' when the non-exact kernels ran, else 'exact' (bit-identical on every backend). */
   kernels: 'exact' | 'fast';
 }
 
-/** The original's report schedule (sat_train.md, main loop step 3). */
+/**
+ * The original's report schedule (sat_train.md, main loop step 3): whether epoch `e`
+ * (1-based) of `total` is evaluated and printed.
+ */
 export function isReportedEpoch(e: number, total: number): boolean {
   return e <= 10 || (e <= 100 && e % 10 === 0) || (e <= 1000 && e % 100 === 0) || e % 1000 === 0 || e === total;
 }
@@ -95,15 +121,27 @@ function checkFloat(name: string, v: number): number {
   return f;
 }
 
+/** Training options checked and with their defaults filled in: what a checkpoint records and a resume must match. */
 export interface ResolvedTrainOptions {
+  /** H, 1 to 65536 (default 128). */
   hidden: number;
+  /** Total epochs E, 1 to 1e9. */
   epochs: number;
+  /** Predictions per truncated-BPTT window, 1 to 2^20 (default 50). */
   bptt: number;
+  /** Peak learning rate, rounded to float32 (default 0.01). */
   lr: number;
+  /** glibc srand seed of the initial weights, 0 to 2^32-1 (default 42). */
   seed: number;
+  /** Global gradient-norm clip threshold, rounded to float32 (default 5). */
   clip: number;
 }
 
+/**
+ * Checks the hyper-parameters of `o` and fills in the defaults.
+ *
+ * @throws SatrnnError `BAD_OPTION` for a value out of range (lr and clip: positive and finite as float32)
+ */
 export function resolveTrainOptions(o: Omit<TrainOptions, 'data'>): ResolvedTrainOptions {
   return {
     hidden: checkInt('hidden', o.hidden ?? 128, 1, 65536),
@@ -122,7 +160,15 @@ export function initialModel(hidden: number, seed = 42): Model {
   return new Model(w, hidden, `init(H=${hidden}, seed=${seed})`);
 }
 
-/** Trains a sat-rnn; exact and deterministic on every backend. */
+/**
+ * Trains a sat-rnn (sat_train.md, generalised): epochs of truncated BPTT with SGD, global
+ * gradient-norm clipping and a cosine learning rate, from {@link initialModel} or a
+ * checkpoint. Deterministic; with the exact kernels (the default) the bytes are the same on
+ * every backend.
+ *
+ * @throws SatrnnError `BAD_OPTION` for bad options or a checkpoint that does not match
+ *   them or the data, `DATA_TOO_SHORT`, `ABORTED`
+ */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const o = resolveTrainOptions(opts);
   const data = checkData(opts.data);
@@ -177,12 +223,17 @@ const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest(
 
 /** A resumable snapshot: the options, the data hash and the full training state. */
 export interface TrainCheckpoint {
+  /** Format tag of the checkpoint. */
   schema: 'satrnn.checkpoint/1';
+  /** The run's options; a resume must use the same. */
   options: ResolvedTrainOptions;
+  /** SHA-256 (hex) of the training data; a resume must use the same data. */
   dataSha256: string;
+  /** The training state after the checkpoint's epoch. */
   state: TrainState;
 }
 
+/** A checkpoint of a run: `state` is copied (training may go on changing it), `data` only hashed. */
 export function makeCheckpoint(options: ResolvedTrainOptions, data: Uint8Array, state: TrainState): TrainCheckpoint {
   return { schema: 'satrnn.checkpoint/1', options, dataSha256: sha256(data), state: { ...state, weights: new Float32Array(state.weights), bestWeights: state.bestWeights ? new Float32Array(state.bestWeights) : null } };
 }
@@ -191,6 +242,9 @@ export function makeCheckpoint(options: ResolvedTrainOptions, data: Uint8Array, 
  * Writes a checkpoint as `<base>.bin` (the current model, a normal model file),
  * `<base>.best.bin` (the best copy, if any) and `<base>.json` (options and state), each
  * through a temp file and a rename.
+ *
+ * @returns the path of the `.json` file (what {@link loadCheckpoint} reads)
+ * @throws SatrnnError `WRITE_FAILED`
  */
 export function saveCheckpoint(cp: TrainCheckpoint, base: string): string {
   const H = cp.state.hidden;
@@ -219,7 +273,13 @@ export function saveCheckpoint(cp: TrainCheckpoint, base: string): string {
   return json;
 }
 
-/** Reads a checkpoint written by saveCheckpoint (give the .json file). */
+/**
+ * Reads a checkpoint written by saveCheckpoint (give the .json file; the model files are
+ * read from the same folder).
+ *
+ * @throws SatrnnError `FILE_UNREADABLE` for a file that is not a satrnn checkpoint, or the
+ *   model files' errors (`FILE_NOT_FOUND`, `BAD_MODEL_SIZE`, ...)
+ */
 export function loadCheckpoint(file: string): TrainCheckpoint {
   let meta: {
     schema?: string;
