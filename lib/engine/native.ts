@@ -164,11 +164,11 @@ export class NativeBackend implements Backend {
     return out;
   }
 
-  trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
-    const { fast, ...rest } = params;
+  trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, epochLr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
+    const { fast, bptt, clip } = params;
     return callNative('trainEpoch', signal, (cancel) =>
       this.withWorkspace(fast && this.isa === 'avx2', (ws) =>
-        this.addon.trainEpoch({ weights, hidden, data, lr, ...rest, isa: this.isaCode, cancel, ...(ws ? { fast: ws, threads: this.threads } : {}) }),
+        this.addon.trainEpoch({ weights, hidden, data, lr: epochLr, lrPeak: params.lr, bptt, clip, isa: this.isaCode, cancel, ...(ws ? { fast: ws, threads: this.threads } : {}) }),
       ),
     );
   }

@@ -149,8 +149,8 @@ export interface RunOptions {
 export interface TrainEpochParams {
   /** Predictions per truncated-BPTT window (original: 50). */
   bptt: number;
-  /** Peak learning rate of the cosine schedule (original: 0.01f); float32. */
-  lrPeak: number;
+  /** Peak learning rate `lr` of the cosine schedule (original: 0.01f); float32. */
+  lr: number;
   /** Global gradient-norm clipping threshold (original: 5); float32. */
   clip: number;
   /**
@@ -180,8 +180,8 @@ export interface Backend {
    * @throws SatrnnError `BAD_OPTION` for a malformed request, `ABORTED` when `opts.signal` fires
    */
   runChunk(req: ChunkRequest, opts?: RunOptions): Promise<ChunkResult>;
-  /** One training epoch at learning rate `lr`; updates `weights` in place, returns the training bpc. */
-  trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number>;
+  /** One training epoch at learning rate `epochLr` (this epoch's value of the schedule); updates `weights` in place, returns the training bpc. */
+  trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, epochLr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number>;
   /** The trainer's float evaluation (bpc) of weights on data (fast kernels on request, as trainEpoch). */
   evalBpc(weights: Float32Array, hidden: number, data: Uint8Array, opts?: { fast?: boolean }): Promise<number>;
   /** Whether `fast: true` really selects faster, non-exact training kernels here. */

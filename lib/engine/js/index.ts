@@ -197,12 +197,12 @@ export class JsBackend implements Backend {
    * Training runs in a worker when workers are available (the weights travel through shared
    * memory and are copied back), so a long epoch never blocks the event loop.
    */
-  async trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, lr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
+  async trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, epochLr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
     throwIfAborted(signal);
-    if (!workersAvailable()) return trainEpoch(weights, data, lr, { H: hidden, bptt: params.bptt, lrPeak: params.lrPeak, clip: params.clip });
+    if (!workersAvailable()) return trainEpoch(weights, data, epochLr, { H: hidden, bptt: params.bptt, lrPeak: params.lr, clip: params.clip });
     const w = shared(weights);
-    const { bptt, lrPeak, clip } = params;
-    const [reply] = await runQueue([{ type: 'trainEpoch', weights: w, hidden, data: shared(data), lr, params: { bptt, lrPeak, clip } }], 1, () => {}, signal, abortError);
+    const { bptt, lr: lrPeak, clip } = params;
+    const [reply] = await runQueue([{ type: 'trainEpoch', weights: w, hidden, data: shared(data), lr: epochLr, params: { bptt, lrPeak, clip } }], 1, () => {}, signal, abortError);
     weights.set(w);
     return reply!.value;
   }

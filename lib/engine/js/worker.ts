@@ -1,6 +1,5 @@
 // worker_threads entry of the js backend: runs one kernel on shared memory per task.
 import { parentPort } from 'node:worker_threads';
-import type { TrainEpochParams } from '../types.js';
 import { evalBpc, trainEpoch } from './train.js';
 import { runDynamicsJs, type DynamicsChunk } from './dynamics.js';
 import { readoutTileJs, type ReadoutTile } from './readout.js';
@@ -8,7 +7,7 @@ import { readoutTileJs, type ReadoutTile } from './readout.js';
 export type WorkerTask =
   | ({ type: 'dynamics'; id: number } & DynamicsChunk)
   | ({ type: 'readout'; id: number; /** Predictions in the tile (for progress). */ count?: number } & ReadoutTile)
-  | { type: 'trainEpoch'; id: number; weights: Float32Array; hidden: number; data: Uint8Array; lr: number; params: TrainEpochParams }
+  | { type: 'trainEpoch'; id: number; weights: Float32Array; hidden: number; data: Uint8Array; lr: number; params: { bptt: number; lrPeak: number; clip: number } }
   | { type: 'evalBpc'; id: number; weights: Float32Array; hidden: number; data: Uint8Array };
 
 export type WorkerReply = { type: 'done'; id: number; value: number } | { type: 'error'; id: number; message: string };

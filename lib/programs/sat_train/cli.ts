@@ -17,7 +17,8 @@ interface TrainFlags extends BackendFlags, ResolvedTrainOptions {
   checkpointEvery?: number;
   out: string;
   resume?: string;
-  eval: 'reported' | 'every' | 'never';
+  evaluate: 'reported' | 'every' | 'never';
+  eval?: 'reported' | 'every' | 'never';
   json?: boolean;
   fast?: boolean;
 }
@@ -51,7 +52,9 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--checkpoint-every <n>', 'write a resumable checkpoint every N epochs').argParser(parseIntOption(1, 1e9)))
     .option('--out <dir>', 'output folder', 'satrnn-train')
     .option('--resume <checkpoint.json>', 'continue from a checkpoint (same options and data)')
-    .addOption(new Option('--eval <when>', 'evaluation schedule').choices(['reported', 'every', 'never']).default('reported'))
+    .addOption(new Option('--evaluate <when>', "when to evaluate on the whole text: 'reported' (the original's epochs), 'every' or 'never'").choices(['reported', 'every', 'never']).default('reported'))
+    // The flag's earlier name, kept working (hidden) so that scripts written for it still run.
+    .addOption(new Option('--eval <when>').choices(['reported', 'every', 'never']).hideHelp())
     .option('--json', 'print the metrics as JSON at the end')
     .option('--fast', 'fast, NOT bit-exact kernels (native backend on AVX2+FMA CPUs; ~3x faster, trains as well)');
   addBackendOptions(cmd, 'with --fast: 1 = one thread, 2+ = a helper thread too (default: all cores)').action(async (flags: TrainFlags, cmd: Command) => {
@@ -76,14 +79,14 @@ export function registerTrain(program: Command): void {
       const log = (m: EpochMetrics): void => {
         const rate = (m.epoch - first) / Math.max(1e-3, (Date.now() - start) / 1000);
         const eta = (options.epochs - m.epoch) / Math.max(rate, 1e-9);
-        const line = sprintf('epoch %d/%d  train %.4f  eval %s  lr %.6f  %.1f epochs/s  ETA %ds', m.epoch, options.epochs, m.trainBpc, m.evalBpc === null ? '-' : sprintf('%.4f', m.evalBpc), m.lr, rate, Math.round(eta));
+        const line = sprintf('epoch %d/%d  train_bpc %.4f  eval_bpc %s  epoch_lr %.6f  %.1f epochs/s  ETA %ds', m.epoch, options.epochs, m.trainBpc, m.evalBpc === null ? '-' : sprintf('%.4f', m.evalBpc), m.epochLr, rate, Math.round(eta));
         if (tty) process.stderr.write(`\r\x1b[K${line}`);
         else if (m.evalBpc !== null && !flags.json) process.stderr.write(`${line}\n`);
       };
       const result = await train({
         data,
         ...options,
-        evaluate: flags.eval,
+        evaluate: flags.eval ?? flags.evaluate,
         backend,
         fast: flags.fast === true,
         signal: interrupt.signal,
@@ -104,7 +107,7 @@ export function registerTrain(program: Command): void {
         emit(
           `${JSON.stringify(
             {
-              schema: 'satrnn.train/1',
+              schema: 'satrnn.train/2',
               provenance: {
                 satrnn: VERSION,
                 backend: backend.name,

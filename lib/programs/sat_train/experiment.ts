@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { resolveBackend, type Backend, type BackendOptions } from '../../engine/index.js';
+import { resolveBackend, type Backend, type BackendChoice } from '../../engine/index.js';
 import { checkData } from '../../data.js';
 import { readFileChecked } from '../../io.js';
 import { SatrnnError, throwIfAborted } from '../../errors.js';
@@ -33,7 +33,7 @@ export interface TrainOptions {
    */
   evaluate?: 'reported' | 'every' | 'never';
   /** A backend, or options to pick one (default: SATRNN_BACKEND, else native when the addon loads, else js). */
-  backend?: Backend | BackendOptions;
+  backend?: Backend | BackendChoice;
   /**
    * Fast, non-exact kernels (native backend on AVX2+FMA CPUs: FMA, reassociated sums, a
    * helper thread when the backend has 2+ threads; trains as well, bytes differ in the last
@@ -53,8 +53,8 @@ export interface TrainOptions {
 export interface EpochMetrics {
   /** The epoch, 1-based. */
   epoch: number;
-  /** Float32 learning rate of this epoch (cosine schedule over all epochs, floored at 1% of the peak). */
-  lr: number;
+  /** Float32 learning rate of this epoch: the cosine schedule over all epochs from the peak `lr`, floored at 1% of it. */
+  epochLr: number;
   /** Bits per character of the epoch's training pass (window losses, weights changing as it goes). */
   trainBpc: number;
   /** Evaluation bpc (the trainer's float readout) of the weights after this epoch, null when not evaluated. */
@@ -188,11 +188,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   const history: EpochMetrics[] = [];
   const fast = opts.fast === true && backend.fastTraining;
-  const params = { bptt: o.bptt, lrPeak: o.lr, clip: o.clip, fast };
+  const params = { bptt: o.bptt, lr: o.lr, clip: o.clip, fast };
   for (let e = state.epoch + 1; e <= o.epochs; e++) {
     throwIfAborted(opts.signal);
-    const lr = trainLr(e, o.epochs, o.lr);
-    const trainBpc = await backend.trainEpoch(state.weights, H, data, lr, params, opts.signal);
+    const epochLr = trainLr(e, o.epochs, o.lr);
+    const trainBpc = await backend.trainEpoch(state.weights, H, data, epochLr, params, opts.signal);
     const improved = trainBpc < state.bestBpc - 0.0001;
     if (improved) {
       state.bestBpc = trainBpc;
@@ -205,7 +205,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const doEval = evaluate === 'every' || (evaluate === 'reported' && isReportedEpoch(e, o.epochs));
     const evalBpc = doEval ? await backend.evalBpc(state.weights, H, data, { fast }) : null;
     state.epoch = e;
-    const m: EpochMetrics = { epoch: e, lr, trainBpc, evalBpc, improved, nearBest: trainBpc <= state.bestBpc + 0.0001 };
+    const m: EpochMetrics = { epoch: e, epochLr, trainBpc, evalBpc, improved, nearBest: trainBpc <= state.bestBpc + 0.0001 };
     history.push(m);
     await opts.onEpoch?.(m, state);
   }

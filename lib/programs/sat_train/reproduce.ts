@@ -35,7 +35,7 @@ export const reproduceSatTrain: ReproduceEntry = {
       backend,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       onEpoch: (m, state) => {
-        if (m.evalBpc !== null) out.push(sprintf('%8d %10.4f %10.4f %8.6f%s', m.epoch, m.trainBpc, m.evalBpc, m.lr, m.nearBest ? ' *' : ''));
+        if (m.evalBpc !== null) out.push(sprintf('%8d %10.4f %10.4f %8.6f%s', m.epoch, m.trainBpc, m.evalBpc, m.epochLr, m.nearBest ? ' *' : ''));
         if (m.epoch % K === 0) save(state.weights, `${prefix}_epoch${m.epoch}.bin`);
         ctx.onProgress?.(m.epoch, E);
       },
