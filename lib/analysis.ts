@@ -45,7 +45,12 @@ export interface Variant extends ReadoutVariant {
   /** Interventions inside the recurrence. */
   neurons?: readonly NeuronIntervention[];
   /** Input bytes replaced at absolute positions. */
-  inputs?: readonly { position: number; byte: number }[];
+  inputs?: readonly {
+    /** Position t of the input, 0-based: the byte fed at step t instead of the text's. */
+    position: number;
+    /** The byte fed there, 0..255. */
+    byte: number;
+  }[];
 }
 
 /**

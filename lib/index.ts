@@ -33,7 +33,7 @@ export { USE, NEURON } from './engine/types.js';
 export { Analysis, type AnalysisInput, type ReadoutVariant, type Variant } from './analysis.js';
 export { applyEdits, type WeightEdit, type EditedWeights } from './engine/edits.js';
 export { wyColumnNorms, magnitudes, type MagnitudeSummary } from './engine/model-stats.js';
-export { batch, fuse, runBatch, type Batch } from './programs/batch.js';
+export { batch, fuse, runBatch, type Batch, type BatchResults } from './programs/batch.js';
 
 // The engine underneath
 export {
@@ -118,5 +118,5 @@ export {
 export { reproduce, PROGRAMS, type Program, type ReproduceContext, type ReproduceEntry } from './programs/index.js';
 
 // Formatting and version
-export { sprintf } from './format/printf.js';
+export { sprintf, PrintfNaN, type PrintfArg } from './format/printf.js';
 export { VERSION } from './version.js';

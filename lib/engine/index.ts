@@ -1,15 +1,15 @@
 import os from 'node:os';
 import { SatrnnError } from '../errors.js';
 import { JsBackend } from './js/index.js';
-import { NativeBackend, loadAddon, nativeLoadError, type NativeIsa } from './native.js';
+import { NativeBackend, loadAddon, nativeLoadError } from './native.js';
 import type { Backend, BackendName } from './types.js';
 
 export type { Backend, BackendName, ChunkGroup, ChunkRequest, ChunkResult, Isa, ReadoutMethod, RunOptions, StatsAccumulators, TrainEpochParams } from './types.js';
 export { JsBackend } from './js/index.js';
 export { NativeBackend, loadAddon, nativeAddonFile, nativeLoadError } from './native.js';
 
-/** Native code paths: the addon's AVX2 or SSE2 kernels, or its portable C++ loops. */
-export type { NativeIsa } from './native.js';
+/** Native code paths: the addon's AVX2 or SSE2 kernels, or its portable C++ loops ('scalar'). */
+export type NativeIsa = 'avx2' | 'sse2' | 'scalar';
 
 /**
  * Which backend to use. A name alone (`'native'`, `'js'`, `'auto'`) or an object whose
@@ -23,9 +23,26 @@ export type { NativeIsa } from './native.js';
 export type BackendChoice =
   | 'auto'
   | BackendName
-  | { readonly name?: 'auto'; readonly threads?: number }
-  | { readonly name: 'native'; readonly isa?: NativeIsa; readonly threads?: number }
-  | { readonly name: 'js'; readonly threads?: number };
+  | {
+      /** Native when the addon loads, else js (SATRNN_BACKEND decides when set). */
+      readonly name?: 'auto';
+      /** Worker threads (default SATRNN_THREADS, else all cores). */
+      readonly threads?: number;
+    }
+  | {
+      /** The C++ addon (an error when it is not available). */
+      readonly name: 'native';
+      /** Its code path (default SATRNN_ISA, else the best the CPU has). */
+      readonly isa?: NativeIsa;
+      /** Native threads (default SATRNN_THREADS, else all cores). */
+      readonly threads?: number;
+    }
+  | {
+      /** The pure TypeScript backend. */
+      readonly name: 'js';
+      /** worker_threads (default SATRNN_THREADS, else all cores). */
+      readonly threads?: number;
+    };
 
 /** @internal Former name of BackendChoice's object form, used by internal call sites. */
 export type BackendOptions = Exclude<BackendChoice, string>;

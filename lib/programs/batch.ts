@@ -19,13 +19,14 @@ export function batch<R>(variants: readonly Variant[], assemble: Batch<R>['assem
 }
 
 /** The tuple of results of a tuple of batches: `Batch<A>, Batch<B>` gives `[A, B]`. */
-type Results<T extends readonly Batch<unknown>[]> = { [K in keyof T]: T[K] extends Batch<infer R> ? R : never };
+/** The tuple of results of a list of batches, in the same order (what {@link fuse} returns). */
+export type BatchResults<T extends readonly Batch<unknown>[]> = { [K in keyof T]: T[K] extends Batch<infer R> ? R : never };
 
 /**
  * One batch holding every variant of `parts` (in order, part by part); its result is the
  * tuple of their results, assembled part by part in order.
  */
-export function fuse<T extends readonly Batch<unknown>[]>(...parts: T): Batch<Results<T>> {
+export function fuse<T extends readonly Batch<unknown>[]>(...parts: T): Batch<BatchResults<T>> {
   const variants = parts.flatMap((p) => p.variants);
   return batch(variants, async (bpc, an) => {
     const out: unknown[] = [];
@@ -34,7 +35,7 @@ export function fuse<T extends readonly Batch<unknown>[]>(...parts: T): Batch<Re
       out.push(await p.assemble(bpc.subarray(off, off + p.variants.length), an));
       off += p.variants.length;
     }
-    return out as Results<T>;
+    return out as BatchResults<T>;
   });
 }
 

@@ -173,6 +173,7 @@ export interface CumulativeRow {
 
 /** Result of {@link CumulativeKnockout}. */
 export interface CumulativeKnockoutResult {
+  /** Mean bpc of the intact model (given or evaluated). */
   readonly baselineBpc: number;
   /** One row per count, in the order of the counts. */
   readonly rows: readonly CumulativeRow[];
@@ -180,6 +181,7 @@ export interface CumulativeKnockoutResult {
 
 /** Remove neurons from the readout cumulatively in ranking order; bpc after each count. */
 export class CumulativeKnockout {
+  /** @param options - the ranking and the counts (checked here; against H when run). */
   constructor(readonly options: RankingOptions) {
     checkRankingOptions(options, 'cumulative knockout');
   }
@@ -206,6 +208,7 @@ export class CumulativeKnockout {
 export interface KeepTopKRow {
   /** How many neurons keep their readout (the first k of the ranking); every other Wy column is zeroed. */
   readonly k: number;
+  /** Mean bpc with only those neurons read out. */
   readonly bpc: number;
   /** bpc − baselineBpc. */
   readonly deltaBpc: number;
@@ -215,6 +218,7 @@ export interface KeepTopKRow {
 
 /** Result of {@link KeepTopK}. */
 export interface KeepTopKResult {
+  /** Mean bpc of the intact model (given or evaluated). */
   readonly baselineBpc: number;
   /** One row per count, in the order of the counts. */
   readonly rows: readonly KeepTopKRow[];
@@ -222,6 +226,7 @@ export interface KeepTopKResult {
 
 /** Keep only the first k neurons of a ranking in the readout (all other Wy columns zeroed). */
 export class KeepTopK {
+  /** @param options - the ranking and the counts (checked here; against H when run). */
   constructor(readonly options: RankingOptions) {
     checkRankingOptions(options, 'keep-top-k');
   }
@@ -246,6 +251,7 @@ export class KeepTopK {
 
 /** One neuron of the sign-only test. */
 export interface SignOnlyRow {
+  /** Neuron index j, 0..H−1. */
   readonly neuron: number;
   /** Position in the sign-only ranking, 1 = largest |deltaBpc|. */
   readonly rank: number;
@@ -253,11 +259,13 @@ export interface SignOnlyRow {
   readonly bpc: number;
   /** bpc − baselineBpc. */
   readonly deltaBpc: number;
+  /** Mean |h_t[j]| over the text's predictions. */
   readonly meanAbsH: number;
 }
 
 /** Result of {@link SignOnly}. */
 export interface SignOnlyResult {
+  /** Mean bpc of the intact model (given or evaluated). */
   readonly baselineBpc: number;
   /** One entry per neuron, in index order: `neurons[j].neuron === j`. */
   readonly neurons: readonly SignOnlyRow[];
@@ -301,6 +309,7 @@ export interface ByteWeight {
 
 /** What one neuron's Wy column says. */
 export interface NeuronDecode {
+  /** Neuron index j. */
   readonly neuron: number;
   /** The bytes with the largest weights, largest first. */
   readonly promotes: readonly ByteWeight[];
@@ -334,14 +343,19 @@ export function readoutDecode(model: Model, neuron: number, options: ReadoutDeco
 
 /** Result of {@link NeuronSuite}: the whole q3 study. */
 export interface NeuronSuiteResult {
+  /** Hidden units H. */
   readonly hidden: number;
+  /** Predictions evaluated (text length − 1). */
   readonly predictions: number;
+  /** Mean bpc of the intact model. */
   readonly baselineBpc: number;
+  /** Readout knockout of every neuron; its ranking orders the other sections. */
   readonly knockout: ReadoutKnockoutResult;
   /** Cumulative knockout in knockout-ranking order, counts 0..20, 30, 40, …, H. */
   readonly cumulative: CumulativeKnockoutResult;
   /** Keep-top-k in knockout-ranking order, counts 1..20, 30, 40, …, H. */
   readonly keepTopK: KeepTopKResult;
+  /** Sign-only readout of every neuron. */
   readonly signOnly: SignOnlyResult;
   /** Readout decodes of the `top` most important neurons, in ranking order. */
   readonly decode: readonly NeuronDecode[];
@@ -358,6 +372,7 @@ export interface NeuronSuiteOptions {
  * (cumulative + keep-top-k) once the ranking is known.
  */
 export class NeuronSuite {
+  /** @param options - how many neurons to decode. */
   constructor(readonly options: NeuronSuiteOptions = {}) {}
 
   /** Runs the study; `opts.baselineBpc` is not needed (the first pass evaluates it). */

@@ -11,6 +11,7 @@ export interface KnockoutRun {
   readonly modelFile: string;
   /** sha256 of the model's bytes. */
   readonly sha256: string;
+  /** The model's knockout. */
   readonly result: ReadoutKnockoutResult;
 }
 
@@ -48,11 +49,26 @@ export const KNOCKOUT_JSON_SCHEMA = 'satrnn.knockout/2';
 
 /** Where a knockout report came from: everything needed to reproduce it. */
 export interface KnockoutProvenance {
+  /** 'native' or 'js'. */
   readonly backend: string;
+  /** The code path: 'avx2', 'sse2', 'scalar' or 'js'. */
   readonly isa: string;
+  /** How the readout summed its logits ('certified' or 'ordered'; identical bits). */
   readonly readoutMethod: string;
-  readonly data: { readonly file: string; readonly bytes: number; readonly sha256: string };
-  readonly options: { readonly top: number | null };
+  /** The text evaluated. */
+  readonly data: {
+    /** The path as given ('<stdin>' for standard input). */
+    readonly file: string;
+    /** Its length in bytes. */
+    readonly bytes: number;
+    /** sha256 of its bytes. */
+    readonly sha256: string;
+  };
+  /** The options that shaped the report. */
+  readonly options: {
+    /** Neurons listed per model (null: all). */
+    readonly top: number | null;
+  };
 }
 
 /** The knockout JSON document (schema {@link KNOCKOUT_JSON_SCHEMA}; README documents every field). */

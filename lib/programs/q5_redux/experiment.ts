@@ -35,6 +35,7 @@ export interface CombinedRow {
   readonly wyPctKept: number;
   /** 100 · (Wh entries not zeroed) / H². */
   readonly whPctKept: number;
+  /** Mean bpc of the copy (dynamics re-run on the pruned Wh, readout of the top k). */
   readonly bpc: number;
   /** bpc − baselineBpc. */
   readonly deltaBpc: number;
@@ -43,8 +44,15 @@ export interface CombinedRow {
 /** The |Wh| distribution. */
 export interface MagnitudeDistribution {
   /** [p, |Wh| at index floor(p · H² / 100) of the ascending list], in the order of the options' percentiles. */
-  readonly percentiles: readonly { readonly p: number; readonly value: number }[];
+  readonly percentiles: readonly {
+    /** The percentile, 0..99. */
+    readonly p: number;
+    /** |Wh| there. */
+    readonly value: number;
+  }[];
+  /** Smallest |Wh|. */
   readonly min: number;
+  /** Largest |Wh|. */
   readonly max: number;
   /** Mean |Wh|, summed in double in ascending order. */
   readonly mean: number;
@@ -52,30 +60,41 @@ export interface MagnitudeDistribution {
 
 /** The "redux" parameter count of one configuration (q5's hard-wired k = 15, threshold 2). */
 export interface ReduxCount {
+  /** Neurons whose Wy column is kept. */
   readonly k: number;
+  /** Wh entries with |w| < whThreshold are dropped. */
   readonly whThreshold: number;
   /** Parameters of the full model. */
   readonly fullParams: number;
   /** Wx (whole) + Wh entries with |w| >= threshold + bh + k Wy columns + by. */
   readonly params: number;
+  /** k · 256 Wy entries. */
   readonly wyParams: number;
+  /** Wh entries with |w| ≥ whThreshold. */
   readonly whParams: number;
+  /** All 256 · H Wx entries (the dynamics need them). */
   readonly wxParams: number;
 }
 
 /** Result of {@link PruneStudy}. */
 export interface PruneStudyResult {
+  /** Hidden units H. */
   readonly hidden: number;
+  /** Predictions evaluated (text length − 1). */
   readonly predictions: number;
+  /** Mean bpc of the intact model. */
   readonly baselineBpc: number;
   /** The readout knockout that ranks the neurons for the combined rows. */
   readonly knockout: ReadoutKnockoutResult;
   /** One row per threshold, in the order of the options' thresholds. */
   readonly whPruning: readonly PruneRow[];
+  /** The same for Wx. */
   readonly wxPruning: readonly PruneRow[];
   /** For each k (in order), each Wh threshold (in order). */
   readonly combined: readonly CombinedRow[];
+  /** The |Wh| distribution. */
   readonly whMagnitudes: MagnitudeDistribution;
+  /** The redux parameter count. */
   readonly redux: ReduxCount;
 }
 
@@ -90,7 +109,12 @@ export interface PruneStudyOptions {
   /** Percentiles of |Wh| (default 10, 25, 50, 75, 90, 95, 99). */
   readonly percentiles?: readonly number[];
   /** The redux configuration counted (default k = min(15, H), threshold 2.0, as the original). */
-  readonly redux?: { readonly k: number; readonly whThreshold: number };
+  readonly redux?: {
+    /** Neurons whose Wy column is kept. */
+    readonly k: number;
+    /** Wh entries below this magnitude are dropped. */
+    readonly whThreshold: number;
+  };
 }
 
 /** q5's pruning thresholds. */
@@ -107,6 +131,7 @@ function checkThresholds(list: readonly number[], what: string): void {
  * threshold above the largest |w|, share one forward pass).
  */
 export class PruneStudy {
+  /** @param options - the study's lists (defaults: the original's). */
   constructor(readonly options: PruneStudyOptions = {}) {}
 
   /** The checked lists of the study for H hidden units. */
