@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAddon } from '../lib/engine/native.js';
@@ -99,4 +101,46 @@ export async function expectSameOnEveryPath<R>(study: (backend: Backend) => Prom
     refText ??= text;
     expect(text, p.label).toBe(refText);
   }
+}
+
+/** A fresh temporary folder, and a function that writes a file into it and returns its path. */
+export function tmpFiles(prefix: string): { dir: string; file: (name: string, bytes: Uint8Array | string) => string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return {
+    dir,
+    file: (name, bytes) => {
+      const p = path.join(dir, name);
+      writeFileSync(p, bytes);
+      return p;
+    },
+  };
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `satrnn <args>` (bin/satrnn.js) in a child process; `env` adds to this process's environment. */
+export function cliWithEnv(env: Record<string, string>, ...args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'satrnn.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, ...env },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs `satrnn <args>` (bin/satrnn.js) in a child process. */
+export function cli(...args: string[]): CliResult {
+  return cliWithEnv({}, ...args);
+}
+
+/** A clean CLI failure: the given exit status, a short message naming the problem, no stack trace. */
+export function expectCleanFailure(r: CliResult, status: number, pattern: RegExp): void {
+  expect(r.status, r.stderr).toBe(status);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(3);
 }

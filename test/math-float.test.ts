@@ -167,7 +167,7 @@ describe('float32 glibc ports vs C (libm and native/math/glibc_float.h)', () => 
     it.runIf(isCI)('needs a C++ compiler in CI', () => {
       throw new Error('no C++ compiler found (set $CXX); required when CI=true');
     });
-    it.skipIf(isCI)('skipped: no C++ compiler', () => {});
+    it.skip('skipped: no C++ compiler', () => {});
     return;
   }
 
@@ -237,13 +237,13 @@ describe('float32 glibc ports vs C (libm and native/math/glibc_float.h)', () => 
     expect(compare(cosfPlain, blocks[11] as Uint32Array)).toEqual([]);
   });
 
-  it.each(names)('%s agrees with the system libm (glibc 2.36)', (name) => {
+  it.for(names)('%s agrees with the system libm (glibc 2.36)', (name, ctx) => {
     if (info.glibc !== '2.36') {
       console.warn(
         `*** math-float.test.ts: system libm is glibc ${info.glibc}, not 2.36 — ` +
           `${name} vs libm comparison skipped (port-vs-port checks still ran) ***`,
       );
-      return;
+      ctx.skip(`system libm is glibc ${info.glibc}, not 2.36`);
     }
     // On CPUs without FMA, glibc runs the plain build of expf/cosf.
     let f: (x: number) => number = ports[name];

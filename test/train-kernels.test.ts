@@ -32,13 +32,10 @@ function floatBits(x: number): number {
 }
 
 describe('sat_train kernels (TypeScript): schedule and initialisation', () => {
-  it('learning rates for E = 5 and the schedule constants', () => {
+  it('learning rates for E = 5 (the last one is the floor 0.01f * 0.01f)', () => {
     expect([1, 2, 3, 4, 5].map((e) => floatBits(trainLr(e, 5)))).toEqual([
       0x3c1431d6, 0x3bd67826, 0x3b626bd9, 0x3a7a533d, 0x38d1b717,
     ]);
-    // 0.01f * 0.5f and the floor 0.01f * 0.01f
-    expect(floatBits(Math.fround(Math.fround(0.01) * 0.5))).toBe(0x3ba3d70a);
-    expect(floatBits(Math.fround(Math.fround(0.01) * Math.fround(0.01)))).toBe(0x38d1b717);
   });
 
   it('initial weights: spot values and file hash', () => {

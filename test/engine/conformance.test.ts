@@ -298,30 +298,3 @@ describe('engine conformance: every path, chunked = whole, dynamics = the spec',
     }
   }, 60_000);
 });
-
-describe('Analysis: variants that differ only in their inputs start from the base run', () => {
-  it('the second pass (base trajectory kept) equals the first (full re-runs), on every path', async () => {
-    const { Analysis } = await import('../../lib/analysis.js');
-    const model = randomModel(13, 8);
-    const data = randomText(400, 9);
-    const variants = [{}, { inputs: [{ position: 150, byte: 1 }] }, { inputs: [{ position: 390, byte: 2 }, { position: 200, byte: 0 }], knockout: [3] }, { inputs: [{ position: 0, byte: 5 }] }];
-    let ref: number[] | undefined;
-    for (const [label, inner] of backends) {
-      // Record which chunks start a group late (from > 0 with the base states as prefix).
-      const started: boolean[] = [];
-      const backend = Object.create(inner) as Backend;
-      backend.runChunk = (req, o) => {
-        started.push(req.groups.some((g) => (g.from ?? 0) > 0 && g.prefix !== undefined));
-        return inner.runChunk(req, o);
-      };
-      const an = new Analysis({ model, data, backend });
-      const first = Array.from(await an.meanBpc(variants)); // no base trajectory yet: full re-runs
-      expect(started).toEqual([false]);
-      const second = Array.from(await an.meanBpc(variants)); // started at the first substitution
-      expect(started).toEqual([false, true]);
-      expect(second, label).toEqual(first);
-      ref ??= first;
-      expect(first, label).toEqual(ref);
-    }
-  });
-});

@@ -1,15 +1,17 @@
-// q3_neurons: golden on every path; its modern command `satrnn knockout`.
+// q3_neurons: golden on every path; `satrnn reproduce q3_neurons` (arguments, the model it
+// accepts); its modern command `satrnn knockout`; the same results on every path for other
+// models and texts; the q3 experiments' options and the defects fixed in them.
 import { describe, expect, it } from 'vitest';
 import { reproduce } from '../../lib/programs/index.js';
-import { PATHS, expectSameOnEveryPath, golden, hasShared, refDataPath, refModelPath, repoRoot } from '../helpers.js';
-import { spawnSync } from 'node:child_process';
+import { PATHS, cli, expectCleanFailure, expectSameOnEveryPath, golden, hasShared, refDataPath, refModelPath, tmpFiles } from '../helpers.js';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Analysis } from '../../lib/analysis.js';
-import { NeuronSuite, ReadoutKnockout } from '../../lib/programs/q3_neurons/experiment.js';
+import { Model, paramCount } from '../../lib/model.js';
+import { CumulativeKnockout, KeepTopK, NeuronSuite, ReadoutKnockout, SignOnly, readoutDecode } from '../../lib/programs/q3_neurons/experiment.js';
 import { formatNeuronSuiteText } from '../../lib/programs/q3_neurons/format.js';
+import { SatrnnError } from '../../lib/errors.js';
 import { randomModel, randomText } from '../models.js';
 
 describe.skipIf(!hasShared)('golden: q3_neurons', () => {
@@ -25,7 +27,7 @@ describe.skipIf(!hasShared)('golden: q3_neurons', () => {
   }
 });
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'satrnn-ko-'));
+const { dir, file } = tmpFiles('satrnn-ko-');
 const models = [randomModel(5, 1), randomModel(9, 2)];
 const folder = path.join(dir, 'models');
 mkdirSync(folder);
@@ -34,10 +36,25 @@ const text = randomText(300, 3);
 const dataFile = path.join(dir, 'text.bin');
 writeFileSync(dataFile, text);
 
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'satrnn.js'), ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+// Small files for the argument checks: a constant H = 128 model, an H = 3 one, a short text.
+const floats = (n: number, v = 0.01): Uint8Array => new Uint8Array(new Float32Array(n).fill(v).buffer);
+const goodModel = file('good.bin', floats(paramCount(128)));
+const smallModel = file('h3.bin', floats(paramCount(3)));
+const helloText = file('hello.txt', 'hello world, hello satrnn');
+
+describe('satrnn reproduce q3_neurons: arguments and the model it accepts', () => {
+  it('missing arguments', () => expectCleanFailure(cli('reproduce', 'q3_neurons', helloText), 2, /Usage: satrnn reproduce q3_neurons <data> <model>/));
+  it('too many arguments', () => expectCleanFailure(cli('reproduce', 'q3_neurons', helloText, goodModel, 'extra'), 2, /takes 2 arguments/));
+  it('model of another H in reproduce (H fixed at 128)', () => expectCleanFailure(cli('reproduce', 'q3_neurons', helloText, smallModel), 2, /needs 329216/));
+  it.skipIf(!hasShared)('trailing model bytes: one warning line, output as the original', () => {
+    const ref = new Uint8Array(readFileSync(refModelPath));
+    const padded = file('padded.bin', new Uint8Array([...ref, 1, 2, 3, 4, 5]));
+    const r = cli('reproduce', 'q3_neurons', refDataPath, padded);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^satrnn: warning: .*ignoring 5 bytes after the 329216-byte model\n$/);
+    expect(r.stdout).toBe(golden('q3_neurons.txt'));
+  });
+});
 
 describe('satrnn knockout', () => {
   it('JSON: schema, provenance, and the same numbers as the API, for every model of a folder', async () => {
@@ -76,6 +93,8 @@ describe('satrnn knockout', () => {
     expect(table).toMatch(/hidden 5, predictions \d+, baseline_bpc \d+\.\d{4}/);
     expect(table.trim().split('\n')).toHaveLength(2 + 5);
   });
+  it('bad --top', () => expectCleanFailure(cli('knockout', '--model', goodModel, '--data', helloText, '--top', 'x'), 2, /expected an integer/));
+  it('--json and --csv together', () => expectCleanFailure(cli('knockout', '--model', goodModel, '--data', helloText, '--json', '--csv'), 2, /one of --json and --csv/));
 });
 
 describe('q3_neurons on other models and texts: every path gives the same result', () => {
@@ -92,4 +111,36 @@ describe('q3_neurons on other models and texts: every path gives the same result
         formatNeuronSuiteText,
       );
     }, 120_000);
+});
+
+describe('q3 experiments: options and defects', () => {
+  const model = new Model(new Float32Array(paramCount(4)), 4);
+  const an = new Analysis({ model, data: new Uint8Array([1, 2, 3]), backend: 'js' });
+  const expectCode = (fn: () => unknown, code: string): void => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(SatrnnError);
+      expect((err as SatrnnError).code).toBe(code);
+      return;
+    }
+    throw new Error('expected a SatrnnError');
+  };
+  it('bad options: KeepTopK rankings and counts, CumulativeKnockout without options, readoutDecode neuron indices', async () => {
+    expect(() => new KeepTopK({ ranking: [0, 0, 1, 2] })).toThrow(/distinct neuron/);
+    expect(() => new KeepTopK({ ranking: [0, 1, 2, 3], counts: [5] })).toThrow(/outside/);
+    await expect(new KeepTopK({ ranking: [0, 1, 2, 3, 4, 5] }).run(an)).rejects.toThrow(/4 is not a distinct neuron index in 0..3/);
+    expectCode(() => new CumulativeKnockout(undefined as never), 'BAD_OPTION');
+    expectCode(() => readoutDecode(model, 9), 'BAD_OPTION');
+    expect(() => readoutDecode(model, 1.5)).toThrow(/neuron index 1.5 is not an integer/);
+  });
+  it('NeuronSuite on a model smaller than the original top-10 decode decodes every neuron', async () => {
+    const small = await new NeuronSuite().run(an);
+    expect(small.decode.map((d) => d.neuron).sort()).toEqual([0, 1, 2, 3]);
+  });
+  it('SignOnly without a baseline evaluates its own (no NaN deltas)', async () => {
+    const sign = await new SignOnly().run(an);
+    expect(sign.neurons).toHaveLength(4);
+    for (const n of sign.neurons) expect(Number.isNaN(n.deltaBpc)).toBe(false);
+  });
 });

@@ -1,7 +1,5 @@
 // q5_redux: golden on every path, the CLI, cross-backend on other models and texts, the
 // typed API and the pruning rules.
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Analysis } from '../../lib/analysis.js';
 import { applyEdits } from '../../lib/engine/edits.js';
@@ -9,10 +7,8 @@ import { selectBackend } from '../../lib/engine/index.js';
 import { formatPruneStudyText } from '../../lib/programs/q5_redux/format.js';
 import { PruneStudy } from '../../lib/programs/q5_redux/experiment.js';
 import { reproduce } from '../../lib/programs/index.js';
-import { PATHS, expectSameOnEveryPath, golden, hasShared, refDataPath, refModelPath, repoRoot } from '../helpers.js';
+import { PATHS, cli, expectSameOnEveryPath, golden, hasShared, refDataPath, refModelPath } from '../helpers.js';
 import { randomModel, randomText } from '../models.js';
-
-const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'satrnn.js'), ...args], { encoding: 'utf8' });
 
 describe.skipIf(!hasShared)('q5_redux golden', () => {
   const expected = hasShared ? golden('q5_redux.txt') : '';

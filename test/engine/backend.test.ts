@@ -1,0 +1,27 @@
+// Backend selection (lib/engine/index.ts selectBackend): bad choices are typed errors, in the
+// API and through SATRNN_BACKEND in the CLI.
+import { describe, expect, it } from 'vitest';
+import { selectBackend } from '../../lib/engine/index.js';
+import { SatrnnError } from '../../lib/errors.js';
+import { addon, cliWithEnv, expectCleanFailure } from '../helpers.js';
+
+const expectCode = (fn: () => unknown, code: string): void => {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(SatrnnError);
+    expect((err as SatrnnError).code).toBe(code);
+    return;
+  }
+  throw new Error('expected a SatrnnError');
+};
+
+describe('backend selection: bad choices are errors', () => {
+  it('an unknown backend name, and 0 native threads (with the addon), are BAD_OPTION', () => {
+    expectCode(() => selectBackend({ name: 'gpu' as never }), 'BAD_OPTION');
+    if (addon) expectCode(() => selectBackend({ name: 'native', threads: 0 }), 'BAD_OPTION');
+  });
+  it('bad SATRNN_BACKEND: the CLI exits 2 with a clear message', () => {
+    expectCleanFailure(cliWithEnv({ SATRNN_BACKEND: 'cuda' }, 'info'), 2, /SATRNN_BACKEND=cuda is not valid/);
+  });
+});
