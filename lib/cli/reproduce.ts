@@ -1,7 +1,7 @@
 import { Command } from 'commander';
-import { PROGRAMS, reproduce, usage } from '../programs/index.js';
-import { addBackendOptions, backendOptions, emit, interrupt, warn, type BackendFlags } from './common.js';
-import { progressBar } from './progress.js';
+import { PROGRAMS, usage } from '../programs/index.js';
+import { addBackendOptions, backendOptions, emit, interrupt, type BackendFlags } from './common.js';
+import { runReproduce } from './reproduce-run.js';
 
 interface ReproduceFlags extends BackendFlags {
   list?: boolean;
@@ -27,18 +27,10 @@ export function registerReproduce(program: Command): void {
         emit(PROGRAMS.map((p) => `${usage(p).padEnd(52)} ${p.summary}\n`).join(''));
         return;
       }
-      const bar = progressBar(name);
-      try {
-        const text = await reproduce(name, args, {
-          backend: backendOptions(flags),
-          onWarning: warn,
-          onProgress: bar.update,
-          signal: interrupt.signal,
-        });
-        bar.stop();
-        emit(text, flags.output);
-      } finally {
-        bar.stop();
-      }
+      await runReproduce(name, args, {
+        backend: backendOptions(flags),
+        ...(flags.output !== undefined ? { output: flags.output } : {}),
+        signal: interrupt.signal,
+      });
     });
 }

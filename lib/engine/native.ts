@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,12 +84,14 @@ function candidates(): string[] {
 /** Loads the addon once; returns null (with the reason in nativeLoadError()) if it cannot. */
 export function loadAddon(): NativeAddon | null {
   if (cached) return cached.addon;
-  const require = createRequire(import.meta.url);
   let error = 'no built addon found (run `npm run build:addon`)';
   for (const file of candidates()) {
     if (!existsSync(file)) continue;
     try {
-      const addon = require(file) as NativeAddon;
+      // What require() does for a .node file, without the CommonJS loader around it.
+      const mod = { exports: {} as NativeAddon };
+      process.dlopen(mod, path.toNamespacedPath(file));
+      const addon = mod.exports;
       addon.info();
       cached = { addon, error: null, file };
       return addon;

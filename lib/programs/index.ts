@@ -1,30 +1,41 @@
 // The program registry: every original program (and its modern command) in one list, read
-// by `satrnn reproduce --list`, the CLI and the public API.
+// by `satrnn reproduce --list`, the CLI and the public API. Entries carry their usage and
+// summary; the programs' modules (experiments, engine, trainer, CLI commands) load only when
+// one is run, so `satrnn reproduce q3_neurons …` loads nothing of q5 or the trainer.
 import { SatrnnError } from '../errors.js';
-import { registerKnockout } from './q3_neurons/cli.js';
-import { reproduceQ3 } from './q3_neurons/reproduce.js';
-import { reproduceQ5 } from './q5_redux/reproduce.js';
-import { registerTrain } from './sat_train/cli.js';
-import { reproduceSatTrain } from './sat_train/reproduce.js';
-import type { Program, ReproduceContext } from './types.js';
+import type { Program, ReproduceContext, ReproduceEntry } from './types.js';
+
+type Run = ReproduceEntry['run'];
+
+/** A reproduce entry whose `run` imports its implementation on the first call. */
+function lazyEntry(args: string[], optional: string[] | undefined, load: () => Promise<Run>): ReproduceEntry {
+  let run: Promise<Run> | undefined;
+  return {
+    args,
+    ...(optional ? { optional } : {}),
+    async run(a, ctx) {
+      return (await (run ??= load()))(a, ctx);
+    },
+  };
+}
 
 export const PROGRAMS: readonly Program[] = [
   {
     name: 'q3_neurons',
     summary: 'readout knockout, cumulative knockout, keep-top-k, sign-only, top-10 decode',
-    reproduce: reproduceQ3,
-    command: registerKnockout,
+    reproduce: lazyEntry(['data', 'model'], undefined, async () => (await import('./q3_neurons/reproduce.js')).runQ3),
+    loadCommand: async () => (await import('./q3_neurons/cli.js')).registerKnockout,
   },
   {
     name: 'q5_redux',
     summary: 'prune Wh / Wx by magnitude, keep the top-k readout neurons, |Wh| distribution, parameter count',
-    reproduce: reproduceQ5,
+    reproduce: lazyEntry(['data', 'model'], undefined, async () => (await import('./q5_redux/reproduce.js')).runQ5),
   },
   {
     name: 'sat_train',
     summary: 'train a sat-rnn (SGD, truncated BPTT, clipping, cosine lr); writes <prefix>_epoch<e>/_best/_final.bin',
-    reproduce: reproduceSatTrain,
-    command: registerTrain,
+    reproduce: lazyEntry(['datafile', 'model_prefix', 'max_epochs'], ['ckpt_every'], async () => (await import('./sat_train/reproduce.js')).runSatTrain),
+    loadCommand: async () => (await import('./sat_train/cli.js')).registerTrain,
   },
 ];
 

@@ -18,12 +18,16 @@ export interface ReproduceEntry {
   run(args: string[], ctx: ReproduceContext): Promise<string>;
 }
 
-/** One program of the registry: its reproduce entry and (where it has one) its modern command. */
+/**
+ * One program of the registry: its reproduce entry and (where it has one) its modern command.
+ * Both load their implementation on first use (`reproduce.run` imports the program's
+ * modules when called), so reading the registry costs nothing.
+ */
 export interface Program {
   /** The original program's name. */
   name: string;
   summary: string;
   reproduce: ReproduceEntry;
-  /** Registers the modern command(s) on the CLI. */
-  command?: (program: Command) => void;
+  /** Loads the program's CLI module; resolves to the function that registers its modern command(s). */
+  loadCommand?: () => Promise<(program: Command) => void>;
 }

@@ -1,13 +1,42 @@
 import os from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { SatrnnError, abortError, throwIfAborted } from '../../errors.js';
-import { evalBpc, trainEpoch } from './train.js';
 import type { Backend, ChunkGroup, ChunkRequest, ChunkResult, RunOptions, TrainEpochParams } from '../types.js';
-import { runDynamicsJs } from './dynamics.js';
-import { runQueue, shared, sharedZeros, workersAvailable, type TaskInput } from './pool.js';
-import { addBitsInOrder, readoutTileJs, statesBounded } from './readout.js';
+import type { TaskInput } from './pool.js';
 import { SLICE_WORK, WORKER_THRESHOLD, readoutTiles } from './schedule.js';
 import { VOCAB, layout } from '../layout.js';
+
+// The kernels and the worker pool load on a JsBackend's first call (loadKernels()), not
+// with this module: the engine imports this module always, the native backend never needs
+// them. Once loaded, calls no longer await anything for them (`kernelsLoaded`).
+let evalBpc: typeof import('./train.js').evalBpc;
+let trainEpoch: typeof import('./train.js').trainEpoch;
+let runDynamicsJs: typeof import('./dynamics.js').runDynamicsJs;
+let runQueue: typeof import('./pool.js').runQueue;
+let shared: typeof import('./pool.js').shared;
+let sharedZeros: typeof import('./pool.js').sharedZeros;
+let workersAvailable: typeof import('./pool.js').workersAvailable;
+let addBitsInOrder: typeof import('./readout.js').addBitsInOrder;
+let readoutTileJs: typeof import('./readout.js').readoutTileJs;
+let statesBounded: typeof import('./readout.js').statesBounded;
+let kernelsLoaded = false;
+let loading: Promise<void> | undefined;
+
+function loadKernels(): Promise<void> {
+  return (loading ??= Promise.all([import('./train.js'), import('./dynamics.js'), import('./pool.js'), import('./readout.js')]).then(
+    ([train, dynamics, pool, readout]) => {
+      ({ evalBpc, trainEpoch } = train);
+      ({ runDynamicsJs } = dynamics);
+      ({ runQueue, shared, sharedZeros, workersAvailable } = pool);
+      ({ addBitsInOrder, readoutTileJs, statesBounded } = readout);
+      kernelsLoaded = true;
+    },
+    (err: unknown) => {
+      loading = undefined;
+      throw err;
+    },
+  ));
+}
 
 /**
  * The pure TypeScript backend: same answers as native, bit for bit. A chunk's dynamics
@@ -41,6 +70,7 @@ export class JsBackend implements Backend {
   async runChunk(req: ChunkRequest, opts: RunOptions = {}): Promise<ChunkResult> {
     checkChunk(req);
     throwIfAborted(opts.signal);
+    if (!kernelsLoaded) await loadKernels();
     const H = req.hidden;
     const T = req.steps;
     const dynSteps = req.groups.reduce((s, g) => s + (g.states ? 0 : T - (g.from ?? 0)), 0);
@@ -199,6 +229,7 @@ export class JsBackend implements Backend {
    */
   async trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, epochLr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
     throwIfAborted(signal);
+    if (!kernelsLoaded) await loadKernels();
     if (!workersAvailable()) return trainEpoch(weights, data, epochLr, { H: hidden, bptt: params.bptt, lrPeak: params.lr, clip: params.clip });
     const w = shared(weights);
     const { bptt, lr: lrPeak, clip } = params;
@@ -209,6 +240,7 @@ export class JsBackend implements Backend {
 
   /** The trainer's float evaluation (bpc) of `weights` on `data`, on a worker thread when workers are available. */
   async evalBpc(weights: Float32Array, hidden: number, data: Uint8Array): Promise<number> {
+    if (!kernelsLoaded) await loadKernels();
     if (!workersAvailable()) return evalBpc(weights, hidden, data);
     const [reply] = await runQueue([{ type: 'evalBpc', weights: shared(weights), hidden, data: shared(data) }], 1, () => {}, undefined, abortError);
     return reply!.value;

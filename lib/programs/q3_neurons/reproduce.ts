@@ -1,12 +1,10 @@
 // `satrnn reproduce q3_neurons <data> <model>`: the original's text, byte for byte.
+// (The registry, lib/programs/index.ts, holds the usage and loads this module when run.)
 import { originalAnalysis } from '../original-io.js';
-import type { ReproduceEntry } from '../types.js';
+import type { ReproduceContext } from '../types.js';
 import { NeuronSuite } from './experiment.js';
 import { formatNeuronSuiteText } from './format.js';
 
-export const reproduceQ3: ReproduceEntry = {
-  args: ['data', 'model'],
-  async run([dataFile, modelFile], ctx) {
-    return formatNeuronSuiteText(await new NeuronSuite().run(originalAnalysis(dataFile!, modelFile!, ctx), ctx));
-  },
-};
+export async function runQ3([dataFile, modelFile]: string[], ctx: ReproduceContext): Promise<string> {
+  return formatNeuronSuiteText(await new NeuronSuite().run(originalAnalysis(dataFile!, modelFile!, ctx), ctx));
+}
