@@ -2,7 +2,7 @@
 // fuses them into engine groups (variants with the same dynamics share one forward pass,
 // found by the content of their weights and interventions, not by how they were written)
 // and returns one mean bpc per variant.
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { checkData } from './data.js';
 import { applyEdits, type WeightEdit } from './engine/edits.js';
 import { evaluate, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
@@ -11,6 +11,11 @@ import type { TextSource } from './engine/source.js';
 import { USE, type ReadoutMethod, type RunOptions } from './engine/types.js';
 import { SatrnnError } from './errors.js';
 import type { Model } from './model.js';
+
+// node:crypto loads only when a batch has weight edits or interventions to hash (it costs a
+// few ms of start-up that plain readout experiments do not need).
+const require = createRequire(import.meta.url);
+const createHash = (algorithm: string) => (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 
 /** What an {@link Analysis} is made of. */
 export interface AnalysisInput {

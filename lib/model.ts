@@ -112,6 +112,8 @@ function arrayAndIndex(index: number, H: number): string {
 }
 
 function assertFinite(w: Float32Array, H: number, source: string): void {
+  // Fast path (typed-array includes finds NaN); the loop below only names the bad weight.
+  if (!w.includes(NaN) && !w.includes(Infinity) && !w.includes(-Infinity)) return;
   for (let i = 0; i < w.length; i++) {
     const v = w[i]!;
     if (!Number.isFinite(v))

@@ -337,7 +337,9 @@ export function readoutDecode(model: Model, neuron: number, options: ReadoutDeco
   const list: ByteWeight[] = range(VOCAB).map((o) => ({ byte: o, weight: Wy[o * H + neuron]! }));
   exchangeSort(list, (b, a) => b.weight > a.weight, top);
   const promotes = list.slice(0, top).map((x) => ({ ...x }));
-  exchangeSort(list, (b, a) => b.weight < a.weight);
+  // Only the first `top` places are read: the exchange sort's pass a writes places >= a, so
+  // stopping after pass top - 1 leaves them as the full sort would.
+  exchangeSort(list, (b, a) => b.weight < a.weight, top);
   return { neuron, promotes, demotes: list.slice(0, top).map((x) => ({ ...x })) };
 }
 
