@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { BackendOptions } from '../engine/index.js';
+import type { BackendChoice } from '../engine/index.js';
 import { SatrnnError } from '../errors.js';
 
 export interface BackendFlags {
@@ -14,7 +14,7 @@ export interface BackendFlags {
 }
 
 /** The backend the flags choose (--isa implies the native backend). */
-export function backendOptions(f: BackendFlags): BackendOptions {
+export function backendOptions(f: BackendFlags): BackendChoice {
   if (f.backend !== undefined && f.backend !== 'native' && f.backend !== 'js')
     throw new SatrnnError('BAD_OPTION', `--backend must be native or js (got '${f.backend}')`);
   const threads = f.threads !== undefined ? { threads: f.threads } : {};
@@ -44,21 +44,7 @@ export function parseIntOption(min: number, max: number) {
 }
 
 /** Writes output to a file (-o) or stdout. */
-export function emit(text: string, outFile?: string): void {
-  if (outFile) {
-    try {
-      writeFileSync(outFile, text);
-    } catch (err) {
-      throw new SatrnnError('WRITE_FAILED', `cannot write ${outFile}: ${(err as Error).message}`);
-    }
-  } else {
-    process.stdout.write(text);
-  }
-}
-
-export function warn(message: string): void {
-  process.stderr.write(`satrnn: warning: ${message}\n`);
-}
+export { emit, warn } from './output.js';
 
 /** Aborted by Ctrl-C (SIGINT) while a CLI command runs; commands pass it to long work. */
 export const interrupt = new AbortController();

@@ -1,14 +1,13 @@
 // What `satrnn reproduce <name> <args…>` does once its flags are parsed. Kept free of
 // commander and of every program's modules: main.ts runs it directly for a plain
 // `reproduce <name> <args…>` (no flags), and the registry loads only the program asked for.
-import { writeFileSync } from 'node:fs';
-import { SatrnnError } from '../errors.js';
-import type { BackendOptions } from '../engine/index.js';
+import type { BackendChoice } from '../engine/index.js';
 import { reproduce } from '../programs/index.js';
+import { emit, warn } from './output.js';
 import { progressBar } from './progress.js';
 
 export interface ReproduceRunOptions {
-  backend?: BackendOptions;
+  backend?: BackendChoice;
   /** Write the output to this file instead of stdout. */
   output?: string;
   signal?: AbortSignal;
@@ -29,22 +28,4 @@ export async function runReproduce(name: string, args: string[], o: ReproduceRun
   } finally {
     bar.stop();
   }
-}
-
-/** Writes output to a file or stdout (as cli/common.ts's emit). */
-function emit(text: string, outFile?: string): void {
-  if (outFile) {
-    try {
-      writeFileSync(outFile, text);
-    } catch (err) {
-      throw new SatrnnError('WRITE_FAILED', `cannot write ${outFile}: ${(err as Error).message}`);
-    }
-  } else {
-    process.stdout.write(text);
-  }
-}
-
-/** A one-line warning on stderr (as cli/common.ts's warn). */
-function warn(message: string): void {
-  process.stderr.write(`satrnn: warning: ${message}\n`);
 }

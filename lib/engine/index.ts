@@ -44,9 +44,6 @@ export type BackendChoice =
       readonly threads?: number;
     };
 
-/** @internal Former name of BackendChoice's object form, used by internal call sites. */
-export type BackendOptions = Exclude<BackendChoice, string>;
-
 function envChoice<T extends string>(name: string, allowed: readonly T[]): T | undefined {
   const v = process.env[name];
   if (v === undefined || v === '') return undefined;

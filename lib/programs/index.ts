@@ -19,6 +19,7 @@ function lazyEntry(args: string[], optional: string[] | undefined, load: () => P
   };
 }
 
+/** Every original program satrnn reproduces, in `satrnn reproduce --list` order. */
 export const PROGRAMS: readonly Program[] = [
   {
     name: 'q3_neurons',

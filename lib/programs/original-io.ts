@@ -4,7 +4,7 @@ import { Analysis } from '../analysis.js';
 import { checkData } from '../data.js';
 import { SatrnnError } from '../errors.js';
 import { readFileChecked } from '../io.js';
-import type { BackendOptions } from '../engine/index.js';
+import type { BackendChoice } from '../engine/index.js';
 import { Model, REFERENCE_HIDDEN, paramCount, parseModel } from '../model.js';
 
 /** The size of the originals' one read of the data file. */
@@ -73,7 +73,7 @@ export function atoi(s: string): number {
 }
 
 /** The analysis of a `<data> <model>` program: the originals' input rules, the context's backend. */
-export function originalAnalysis(dataFile: string, modelFile: string, ctx: { backend?: BackendOptions; onWarning?: (m: string) => void }): Analysis {
+export function originalAnalysis(dataFile: string, modelFile: string, ctx: { backend?: BackendChoice; onWarning?: (m: string) => void }): Analysis {
   const data = readOriginalData(dataFile);
   const model = readOriginalModel(modelFile, ctx.onWarning);
   return new Analysis({ model, data, ...(ctx.backend ? { backend: ctx.backend } : {}) });

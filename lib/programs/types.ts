@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
-import type { BackendOptions } from '../engine/index.js';
+import type { BackendChoice } from '../engine/index.js';
 import type { RunOptions } from '../engine/types.js';
 
+/** How {@link reproduce} runs a program: its backend, progress, cancellation and warnings. */
 export interface ReproduceContext extends RunOptions {
-  backend?: BackendOptions;
+  /** The backend (default 'auto'); every backend prints the same bytes. */
+  backend?: BackendChoice;
   /** Where one-line warnings go (default: stderr). */
   onWarning?: (message: string) => void;
 }
@@ -26,7 +28,9 @@ export interface ReproduceEntry {
 export interface Program {
   /** The original program's name. */
   name: string;
+  /** One line: what the program computes. */
   summary: string;
+  /** How `satrnn reproduce <name>` runs it. */
   reproduce: ReproduceEntry;
   /** Loads the program's CLI module; resolves to the function that registers its modern command(s). */
   loadCommand?: () => Promise<(program: Command) => void>;

@@ -182,7 +182,10 @@ export interface CumulativeKnockoutResult {
 /** Remove neurons from the readout cumulatively in ranking order; bpc after each count. */
 export class CumulativeKnockout {
   /** @param options - the ranking and the counts (checked here; against H when run). */
-  constructor(readonly options: RankingOptions) {
+  constructor(
+    /** The options, as given. */
+    readonly options: RankingOptions,
+  ) {
     checkRankingOptions(options, 'cumulative knockout');
   }
   /** The variants (the baseline first unless given), as a fusable batch. */
@@ -227,7 +230,10 @@ export interface KeepTopKResult {
 /** Keep only the first k neurons of a ranking in the readout (all other Wy columns zeroed). */
 export class KeepTopK {
   /** @param options - the ranking and the counts (checked here; against H when run). */
-  constructor(readonly options: RankingOptions) {
+  constructor(
+    /** The options, as given. */
+    readonly options: RankingOptions,
+  ) {
     checkRankingOptions(options, 'keep-top-k');
   }
   /** The variants (the baseline first unless given), as a fusable batch. */
@@ -375,7 +381,10 @@ export interface NeuronSuiteOptions {
  */
 export class NeuronSuite {
   /** @param options - how many neurons to decode. */
-  constructor(readonly options: NeuronSuiteOptions = {}) {}
+  constructor(
+    /** The options, as given. */
+    readonly options: NeuronSuiteOptions = {},
+  ) {}
 
   /** Runs the study; `opts.baselineBpc` is not needed (the first pass evaluates it). */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<NeuronSuiteResult> {

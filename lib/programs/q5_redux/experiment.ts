@@ -132,7 +132,10 @@ function checkThresholds(list: readonly number[], what: string): void {
  */
 export class PruneStudy {
   /** @param options - the study's lists (defaults: the original's). */
-  constructor(readonly options: PruneStudyOptions = {}) {}
+  constructor(
+    /** The options, as given. */
+    readonly options: PruneStudyOptions = {},
+  ) {}
 
   /** The checked lists of the study for H hidden units. */
   private plan(H: number): { thresholds: readonly number[]; combinedK: number[]; combinedT: readonly number[] } {
