@@ -9,8 +9,8 @@ import { evaluate, type DynamicsSpec, type GroupSpec, type NeuronIntervention, t
 import { resolveBackend, type Backend, type BackendChoice } from './engine/index.js';
 import type { TextSource } from './engine/source.js';
 import { USE, type ReadoutMethod, type RunOptions } from './engine/types.js';
-import { SatrnnError } from './errors.js';
-import type { Model } from './model.js';
+import { SatrnnError, describeValue } from './errors.js';
+import { Model, assertFinite } from './model.js';
 
 // node:crypto loads only when a batch has weight edits or interventions to hash (it costs a
 // few ms of start-up that plain readout experiments do not need).
@@ -29,6 +29,11 @@ export interface AnalysisInput {
   readonly readoutMethod?: ReadoutMethod;
   /** Predictions per engine chunk (default: what fits the memory budget); results never depend on it. */
   readonly chunkSize?: number;
+  /**
+   * Receives warnings about inputs that give exact but slow or degenerate results (subnormal
+   * readout weights, probabilities at the 1e-30 floor). Default: `process.emitWarning`.
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** What the readout sees of each neuron in one variant. */
@@ -58,6 +63,15 @@ export interface Variant extends ReadoutVariant {
   }[];
 }
 
+/** Smallest positive normal float32, 2^-126. */
+const FLOAT32_MIN_NORMAL = 2 ** -126;
+/** |Wy| or |by| from which the analysis warns that softmax probabilities degenerate to 0 and 1. */
+const HUGE_READOUT_WEIGHT = 1e6;
+/** A mean bpc this high means most predictions sit at the 1e-30 floor (99.66 bits): warn. */
+const FLOOR_DOMINATED_BPC = 32;
+
+const VARIANT_KEYS: ReadonlySet<string> = new Set(['knockout', 'keepOnly', 'signSnap', 'negate', 'edits', 'neurons', 'inputs']);
+
 /**
  * Largest base trajectory an analysis keeps between passes (in-memory texts only; longer
  * texts run their dynamics again on every pass, so memory stays bounded).
@@ -84,16 +98,67 @@ export class Analysis {
   /** The unmodified trajectory of an in-memory text, kept when small (see TRAJECTORY_CACHE_BYTES). */
   private baseStates: Float32Array | undefined;
   private predictionCount: number | undefined;
+  private readonly warn: (message: string) => void;
+  private readonly warned = new Set<string>();
+  /** Warnings raised so far (also passed to `onWarning`). */
+  readonly warnings: string[] = [];
 
+  /**
+   * @throws SatrnnError `BAD_OPTION` for inputs of the wrong kind, `DATA_TOO_SHORT` for
+   *   fewer than 2 bytes, `BAD_MODEL_VALUES` for NaN/Inf weights
+   */
   constructor(input: AnalysisInput) {
-    this.model = input.model;
-    this.data = input.data instanceof Uint8Array ? checkData(input.data) : input.data;
+    if (input === null || typeof input !== 'object') throw new SatrnnError('BAD_OPTION', `new Analysis({ model, data }) takes an object (got ${describeValue(input)})`);
+    const { model, data } = input;
+    if (!(model instanceof Model))
+      throw new SatrnnError('BAD_OPTION', `model must be a Model (from loadModel(file), parseModel(bytes) or new Model(weights, H)); got ${describeValue(model)}`);
+    assertFinite(model.weights, model.hidden, model.source);
+    if (!(data instanceof Uint8Array) && typeof data !== 'string' && typeof data !== 'function')
+      throw new SatrnnError('BAD_OPTION', `data must be bytes (a Uint8Array), a file path, or a function returning an async iterable of byte blocks; got ${describeValue(data)}`);
+    if (typeof data === 'string' && data.length === 0) throw new SatrnnError('BAD_OPTION', 'data is an empty file path');
+    if (input.chunkSize !== undefined && (!Number.isInteger(input.chunkSize) || input.chunkSize < 1))
+      throw new SatrnnError('BAD_OPTION', `chunkSize must be a positive integer (got ${describeValue(input.chunkSize)})`);
+    if (input.onWarning !== undefined && typeof input.onWarning !== 'function') throw new SatrnnError('BAD_OPTION', `onWarning must be a function (got ${describeValue(input.onWarning)})`);
+    this.warn = input.onWarning ?? ((m) => process.emitWarning(m, 'SatrnnWarning'));
+    this.model = model;
+    this.data = data instanceof Uint8Array ? checkData(data) : data;
+    this.checkReadoutWeights();
     this.backend = resolveBackend(input.backend);
     const m = input.readoutMethod ?? 'certified';
     if (m !== 'certified' && m !== 'ordered') throw new SatrnnError('BAD_OPTION', `readoutMethod must be 'certified' or 'ordered' (got '${String(m)}')`);
     this.readoutMethod = m;
     this.chunkSize = input.chunkSize;
     if (input.data instanceof Uint8Array) this.predictionCount = input.data.length - 1;
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.warnings.push(message);
+    this.warn(message);
+  }
+
+  /** Readout weights that make exact results slow or degenerate (they stay exact). */
+  private checkReadoutWeights(): void {
+    const { Wy, by } = this.model;
+    let subnormal = 0;
+    let max = 0;
+    for (const w of [Wy, by])
+      for (let i = 0; i < w.length; i++) {
+        const a = Math.abs(w[i]!);
+        if (a !== 0 && a < FLOAT32_MIN_NORMAL) subnormal++;
+        if (a > max) max = a;
+      }
+    if (subnormal > 0)
+      this.warnOnce(
+        'subnormal',
+        `${this.model.source}: ${subnormal} subnormal readout weight${subnormal > 1 ? 's' : ''} (Wy/by, |w| < 2^-126): results stay exact, but the readout rows holding them cannot take the certified shortcut (up to ~10x slower on native, ~15x on js)`,
+      );
+    if (max >= HUGE_READOUT_WEIGHT)
+      this.warnOnce(
+        'huge',
+        `${this.model.source}: readout weights as large as ${max.toPrecision(3)}: logits this large make the softmax one-hot, so mispredictions sit at the 1e-30 probability floor (99.66 bits each) and bpc differences say little`,
+      );
   }
 
   /** Hidden units H of the model. */
@@ -105,6 +170,20 @@ export class Analysis {
   get predictions(): number {
     if (this.predictionCount === undefined) throw new SatrnnError('INTERNAL', 'the number of predictions is known after the first pass over the text');
     return this.predictionCount;
+  }
+
+  /** Checks one variant's shape (the engine checks the values it reads). */
+  private checkVariant(v: unknown, i: number): void {
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw new SatrnnError('BAD_OPTION', `variant ${i} must be an object such as { knockout: [3] } (got ${describeValue(v)})`);
+    const x = v as Record<string, unknown>;
+    for (const k of Object.keys(x))
+      if (!VARIANT_KEYS.has(k)) throw new SatrnnError('BAD_OPTION', `variant ${i}: unknown field '${k}' (fields: ${[...VARIANT_KEYS].join(', ')})`);
+    for (const k of ['knockout', 'keepOnly', 'signSnap', 'negate', 'edits', 'neurons', 'inputs'])
+      if (x[k] !== undefined && !Array.isArray(x[k])) throw new SatrnnError('BAD_OPTION', `variant ${i}: ${k} must be an array (got ${describeValue(x[k])})`);
+    for (const k of ['edits', 'neurons', 'inputs'])
+      for (const e of (x[k] as unknown[] | undefined) ?? [])
+        if (e === null || typeof e !== 'object') throw new SatrnnError('BAD_OPTION', `variant ${i}: every entry of ${k} must be an object (got ${describeValue(e)})`);
   }
 
   /** Use codes of one readout variant. */
@@ -129,6 +208,8 @@ export class Analysis {
    * share a group; the base dynamics' trajectory statistics are collected on the way.
    */
   async meanBpc(variants: readonly Variant[], opts: RunOptions = {}): Promise<Float64Array> {
+    if (!Array.isArray(variants as unknown)) throw new SatrnnError('BAD_OPTION', `meanBpc takes an array of variants (got ${describeValue(variants)})`);
+    variants.forEach((v, i) => this.checkVariant(v, i));
     const H = this.hidden;
     const groups: { dynamics: DynamicsSpec; members: number[]; key: string }[] = [];
     const byKey = new Map<string, number>();
@@ -198,11 +279,25 @@ export class Analysis {
     );
     if (keep) this.baseStates = keep;
     this.predictionCount = res.predictions;
+    // A substitution the text never feeds (the last byte is only a target) changes nothing:
+    // say so rather than return the unmodified run as if it were the variant.
+    for (const v of variants)
+      for (const s of v.inputs ?? [])
+        if (s.position >= res.predictions)
+          throw new SatrnnError('BAD_OPTION', `input position ${s.position} is past the text's last input (position ${res.predictions - 1}; the text has ${res.predictions + 1} bytes)`);
     const mean = new Float64Array(variants.length);
     groups.forEach((g, gi) => {
       const r = res.groups[gi]!;
       g.members.forEach((vi, k) => (mean[vi] = r.mean[k]!));
       if (r.stats && g.key === baseKey) this.baseStats = r.stats;
+    });
+    variants.forEach((v, i) => {
+      const intact = Object.values(v).every((x) => x === undefined || (Array.isArray(x) && x.length === 0));
+      if (intact && mean[i]! >= FLOOR_DOMINATED_BPC)
+        this.warnOnce(
+          'floor',
+          `${this.model.source}: the intact model scores ${mean[i]!.toFixed(2)} bpc on this text (uniform guessing scores 8): most predictions sit at the 1e-30 probability floor (99.66 bits each), so bpc differences say little; check the model`,
+        );
     });
     return mean;
   }

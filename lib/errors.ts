@@ -63,3 +63,12 @@ export function abortError(): SatrnnError {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError();
 }
+
+/** @internal A short description of a value of the wrong type, for error messages. */
+export function describeValue(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}`;
+  if (typeof x === 'object') return `an object (${(x as object).constructor?.name ?? 'no prototype'})`;
+  return typeof x === 'string' ? `the string '${x.length > 40 ? `${x.slice(0, 40)}…` : x}'` : `${typeof x} ${String(x)}`;
+}

@@ -1,6 +1,6 @@
 import { renameSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { SatrnnError } from './errors.js';
+import { SatrnnError, describeValue } from './errors.js';
 import { readFileChecked } from './io.js';
 
 import { VOCAB, layout } from './engine/layout.js';
@@ -59,6 +59,8 @@ export class Model {
    *   does not match, `BAD_MODEL_VALUES` for a NaN or infinite weight
    */
   constructor(weights: Float32Array, hidden: number, source = '<memory>') {
+    if (!(weights instanceof Float32Array))
+      throw new SatrnnError('BAD_OPTION', `model weights must be a Float32Array (got ${describeValue(weights)}); use loadModel(file) or parseModel(bytes)`);
     if (!Number.isInteger(hidden) || hidden < 1)
       throw new SatrnnError('BAD_OPTION', `hidden size must be an integer >= 1 (got ${hidden})`);
     if (weights.length !== paramCount(hidden))
@@ -111,7 +113,8 @@ function arrayAndIndex(index: number, H: number): string {
   return `#${index}`;
 }
 
-function assertFinite(w: Float32Array, H: number, source: string): void {
+/** @internal Throws `BAD_MODEL_VALUES` naming the first NaN or infinite weight of `w` (a model of H hidden units). */
+export function assertFinite(w: Float32Array, H: number, source: string): void {
   // Fast path (typed-array includes finds NaN); the loop below only names the bad weight.
   if (!w.includes(NaN) && !w.includes(Infinity) && !w.includes(-Infinity)) return;
   for (let i = 0; i < w.length; i++) {
@@ -205,4 +208,3 @@ export function saveModel(model: Model, file: string): void {
     throw new SatrnnError('WRITE_FAILED', `cannot write model to ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
-

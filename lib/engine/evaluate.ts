@@ -2,8 +2,8 @@
 // text chunk by chunk on any backend, carrying each group's state, statistics and running
 // sums across chunks. A chunked run equals a whole-text run bit for bit (the running sums
 // continue in t order), and working memory is O(H^2 + chunk) whatever the text's length.
-import { SatrnnError, throwIfAborted } from '../errors.js';
-import type { Model } from '../model.js';
+import { SatrnnError, describeValue, throwIfAborted } from '../errors.js';
+import { assertFinite, type Model } from '../model.js';
 import { VOCAB, layout } from './layout.js';
 import { knownLength, predictionChunks, type TextSource } from './source.js';
 import { NEURON } from './types.js';
@@ -30,7 +30,7 @@ export interface DynamicsSpec {
   weights?: Float32Array;
   /** Interventions inside the recurrence (for a neuron listed twice, the later entry wins). */
   neurons?: readonly NeuronIntervention[];
-  /** Input bytes replaced at absolute positions (any order, each position once). */
+  /** Input bytes replaced at absolute positions (any order, each position once; a position the text never feeds, such as its last byte, changes nothing). */
   inputs?: readonly {
     /** Position t of the input, 0-based: the byte fed at step t instead of `text[t]`. */
     position: number;
@@ -265,9 +265,35 @@ export function chunkSizeFor(H: number, groups: readonly GroupSpec[], stream: Ev
  *   `req.minBytes`, `FILE_NOT_FOUND` / `FILE_UNREADABLE` for a file text, `ABORTED`
  */
 export async function evaluate(backend: Backend, req: EvaluateRequest, opts: RunOptions = {}): Promise<EvaluateResult> {
+  if (req === null || typeof req !== 'object') throw new SatrnnError('BAD_OPTION', `an evaluate request must be an object { model, text, groups } (got ${describeValue(req)})`);
   const { model } = req;
+  checkModel(model);
+  if (!Array.isArray(req.groups) || req.groups.some((g) => g === null || typeof g !== 'object'))
+    throw new SatrnnError('BAD_OPTION', `groups must be an array of group objects (got ${describeValue(req.groups)})`);
   const H = model.hidden;
   const groups = req.groups.map((s) => makeGroup(model, s));
+  // Weights stay editable after a Model is built: a NaN written since would give silently
+  // wrong bits (every logit NaN, every prediction at the floor), so every call re-checks.
+  const checked = new Set<Float32Array>();
+  for (const w of [model.weights, ...groups.map((g) => g.weights)])
+    if (!checked.has(w)) {
+      checked.add(w);
+      assertFinite(w, H, w === model.weights ? `${model.source} (weights changed after loading)` : 'edited variant weights');
+    }
+  const guarded = guardCallbacks(opts);
+  try {
+    const result = await run(backend, req, groups, guarded);
+    guarded.rethrow(); // a callback that threw after the last chunk's work had started
+    return result;
+  } catch (err) {
+    guarded.rethrow();
+    throw err;
+  }
+}
+
+async function run(backend: Backend, req: EvaluateRequest, groups: ChunkGroup[], opts: RunOptions): Promise<EvaluateResult> {
+  const { model } = req;
+  const H = model.hidden;
   const stream = req.stream ?? {};
   const size = req.chunkSize ?? chunkSizeFor(H, req.groups, stream);
   if (!Number.isInteger(size) || size < 1) throw new SatrnnError('BAD_OPTION', `chunkSize must be a positive integer (got ${size})`);
@@ -382,5 +408,42 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
         : {}),
       ...(g.state ? { finalState: g.state } : {}),
     })),
+  };
+}
+
+/** A Model (or an object shaped like one: the engine reads hidden and weights). */
+function checkModel(model: unknown): asserts model is Model {
+  const m = model as Model | null;
+  if (m === null || typeof m !== 'object' || !Number.isInteger(m.hidden) || m.hidden < 1 || !(m.weights instanceof Float32Array) || m.weights.length !== layout(m.hidden).count)
+    throw new SatrnnError('BAD_OPTION', `model must be a Model (from loadModel, parseModel or new Model(weights, H)); got ${describeValue(model)}`);
+}
+
+/**
+ * Run options whose onProgress cannot break a run: a callback that throws stops the work
+ * (through the abort signal) and its error becomes the run's rejection, instead of an
+ * uncaught exception thrown from inside a progress tick.
+ */
+function guardCallbacks(opts: RunOptions): RunOptions & { rethrow(): void } {
+  if (opts === null || typeof opts !== 'object') throw new SatrnnError('BAD_OPTION', `run options must be an object (got ${describeValue(opts)})`);
+  const user = opts.onProgress;
+  if (user !== undefined && typeof user !== 'function') throw new SatrnnError('BAD_OPTION', `onProgress must be a function (got ${describeValue(user)})`);
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new SatrnnError('BAD_OPTION', `signal must be an AbortSignal (got ${describeValue(opts.signal)})`);
+  let failure: { error: unknown } | undefined;
+  const ac = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal;
+  return {
+    signal,
+    onProgress: (done, total) => {
+      if (failure || !user) return;
+      try {
+        user(done, total);
+      } catch (error) {
+        failure = { error };
+        ac.abort();
+      }
+    },
+    rethrow() {
+      if (failure) throw failure.error;
+    },
   };
 }

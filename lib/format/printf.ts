@@ -15,6 +15,7 @@
  * Strings are byte strings: each UTF-16 code unit counts as one byte for width and
  * precision, matching how callers emit output as latin1.
  */
+import { SatrnnError } from '../errors.js';
 
 /** A NaN with an explicit sign, for the rare case where C would print "nan". */
 export class PrintfNaN {
@@ -237,8 +238,8 @@ function pad(head: string, body: string, width: number, left: boolean, zero: boo
   return ' '.repeat(n) + head + body;
 }
 
-function argError(spec: Spec, what: string, v: unknown): TypeError {
-  return new TypeError(`printf %${spec.len}${spec.conv}: expected ${what}, got ${typeof v} ${String(v)}`);
+function argError(spec: Spec, what: string, v: unknown): SatrnnError {
+  return new SatrnnError('BAD_OPTION', `printf %${spec.len}${spec.conv}: expected ${what}, got ${typeof v} ${String(v)}`);
 }
 
 function toFloat(v: PrintfArg | undefined, spec: Spec): number | PrintfNaN {
@@ -375,7 +376,7 @@ function makeConv(spec: Spec): Piece {
   } else if (c === 's') {
     core = formatString;
   } else {
-    throw new Error(`printf: unsupported conversion %${c}`);
+    throw new SatrnnError('BAD_OPTION', `printf: unsupported conversion %${c}`);
   }
   const starW = spec.width === -2;
   const starP = spec.prec === -2;
@@ -478,7 +479,7 @@ function parse(fmt: string): Piece[] {
       i++;
     }
     const conv = fmt[i];
-    if (conv === undefined) throw new Error(`printf: format ends inside a conversion: ${JSON.stringify(fmt)}`);
+    if (conv === undefined) throw new SatrnnError('BAD_OPTION', `printf: format ends inside a conversion: ${JSON.stringify(fmt)}`);
     i++;
     if (conv === '%') {
       lit += '%';
@@ -529,8 +530,8 @@ export function compileFormat(fmt: string): Formatter {
   };
 }
 
-function tooFew(fmt: string, got: number, need: number): Error {
-  return new Error(`printf: format ${JSON.stringify(fmt)} needs ${need} arguments, got ${got}`);
+function tooFew(fmt: string, got: number, need: number): SatrnnError {
+  return new SatrnnError('BAD_OPTION', `printf: format ${JSON.stringify(fmt)} needs ${need} arguments, got ${got}`);
 }
 
 const cache = new Map<string, Formatter>();

@@ -543,6 +543,10 @@ void run_certified(const Ops& ops, const std::vector<Plan>& all, const ReadoutBa
       // exact when bound < 2^(me-150+53).
       if (me < 255 && !(b.cert->bound[o] < b.cert->limit[me])) uncertified.push_back(o);
     }
+    // When many rows are uncertified (subnormal Wy or by weights make the certificate's
+    // quantum tiny), per-logit scalar fix-ups cost more than re-summing the whole variant
+    // with the vectorised ordered sums: both are the reference sums, so the bits agree.
+    const bool resum_rows = uncertified.size() * 8 > static_cast<size_t>(kVocab);
     const int y = b.targets[t];
     for (size_t g = 0; g < nv; g += kGroup) {
       const size_t count = nv - g < kGroup ? nv - g : kGroup;
@@ -551,8 +555,9 @@ void run_certified(const Ops& ops, const std::vector<Plan>& all, const ReadoutBa
         const size_t i = g + k;
         const Plan& p = *plans[i];
         double* logit = &L[(i % kGroup) * kVocab];
-        if (p.base == Plan::kOrdered) {
+        if (p.base == Plan::kOrdered || (resum_rows && !p.ops.empty())) {
           ops.ordered_all(p, h, logit, r.data());
+          if (p.base != Plan::kOrdered) fallbacks += uncertified.size();
         } else {
           const double* base = p.base == Plan::kFull ? S.data() : &L[((i + kGroup - 1) % kGroup) * kVocab];
           changes.clear();

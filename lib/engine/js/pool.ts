@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { SatrnnError, type SatrnnErrorCode } from '../../errors.js';
 import type { WorkerReply, WorkerTask } from './worker.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -16,7 +17,11 @@ export function workersAvailable(): boolean {
 
 /** A copy of a typed array in shared memory, so every worker reads it without a copy. */
 export function shared<T extends Float32Array | Float64Array | Uint8Array | Uint32Array>(a: T): T {
-  const Ctor = a.constructor as new (b: SharedArrayBuffer) => T;
+  // The base class, not a.constructor: a Node Buffer (a Uint8Array subclass, e.g. file data)
+  // must become a plain Uint8Array (new Buffer(...) is deprecated and prints a warning).
+  const Ctor = (a instanceof Float32Array ? Float32Array : a instanceof Float64Array ? Float64Array : a instanceof Uint32Array ? Uint32Array : Uint8Array) as unknown as new (
+    b: SharedArrayBuffer,
+  ) => T;
   const out = new Ctor(new SharedArrayBuffer(a.byteLength));
   (out as unknown as { set(x: T): void }).set(a);
   return out;
@@ -75,12 +80,13 @@ export async function runQueue(
         }
         const i = next++;
         const id = nextId++;
-        const onError = (err: Error): void => fail(err);
+        const onError = (err: Error): void => fail(err instanceof SatrnnError ? err : new SatrnnError('INTERNAL', `js backend worker failed: ${err.message}`, { cause: err }));
         const onMessage = (m: WorkerReply): void => {
           if (m.id !== id) return;
           w.off('message', onMessage);
           w.off('error', onError);
-          if (m.type === 'error') return fail(new Error(m.message));
+          if (m.type === 'error')
+            return fail(new SatrnnError((m.code as SatrnnErrorCode | undefined) ?? 'INTERNAL', m.code ? m.message : `js backend worker failed: ${m.message}`));
           replies[i] = m;
           onDone(i, m);
           if (++finished === tasks.length && !failed) {

@@ -13,6 +13,7 @@
  * and four independent dot products interleaved in the forward pass (each keeps its own
  * sequential order, so the result is unchanged).
  */
+import { SatrnnError } from '../../errors.js';
 import { cosf, expf, expfPlain, logf } from '../../math/float32.js';
 import { stepJs as step } from './step.js';
 import { GlibcRandom } from '../../math/rand.js';
@@ -57,12 +58,12 @@ const LOSS_FLOOR = fround(1e-8); // bits 0x322bcc77
 const LN2_F = logf(2); // bits 0x3f317218
 
 function checkHidden(H: number): void {
-  if (!Number.isInteger(H) || H < 1) throw new RangeError(`hidden size must be an integer >= 1 (got ${H})`);
+  if (!Number.isInteger(H) || H < 1) throw new SatrnnError('BAD_OPTION', `hidden size must be an integer >= 1 (got ${H})`);
 }
 
 function checkWeights(weights: Float32Array, H: number): void {
   if (weights.length !== layout(H).count)
-    throw new RangeError(`weights has ${weights.length} floats, a model with H=${H} needs ${layout(H).count}`);
+    throw new SatrnnError('BAD_OPTION', `weights has ${weights.length} floats, a model with H=${H} needs ${layout(H).count}`);
 }
 
 /**
@@ -222,9 +223,12 @@ export function trainEpoch(
   checkHidden(H);
   checkWeights(weights, H);
   const B = params.bptt ?? 50;
-  if (!Number.isInteger(B) || B < 1) throw new RangeError(`bptt must be an integer >= 1 (got ${B})`);
+  if (!Number.isInteger(B) || B < 1) throw new SatrnnError('BAD_OPTION', `bptt must be an integer >= 1 (got ${B})`);
   const clip = fround(params.clip ?? 5);
   const lrF = fround(lr);
+  // NaN or infinite rates would train silently into NaN weights.
+  if (!(lrF > 0 && Number.isFinite(lrF)) || !(clip > 0 && Number.isFinite(clip)))
+    throw new SatrnnError('BAD_OPTION', `learning rate and clip must be positive finite float32 values (got ${lr}, ${params.clip})`);
   const shouldCancel = opts.shouldCancel;
   const len = data.length;
   const w = weights;

@@ -1,5 +1,6 @@
 // worker_threads entry of the js backend: runs one kernel on shared memory per task.
 import { parentPort } from 'node:worker_threads';
+import { SatrnnError } from '../../errors.js';
 import { evalBpc, trainEpoch } from './train.js';
 import { runDynamicsJs, type DynamicsChunk } from './dynamics.js';
 import { readoutTileJs, type ReadoutTile } from './readout.js';
@@ -10,7 +11,7 @@ export type WorkerTask =
   | { type: 'trainEpoch'; id: number; weights: Float32Array; hidden: number; data: Uint8Array; lr: number; params: { bptt: number; lrPeak: number; clip: number } }
   | { type: 'evalBpc'; id: number; weights: Float32Array; hidden: number; data: Uint8Array };
 
-export type WorkerReply = { type: 'done'; id: number; value: number } | { type: 'error'; id: number; message: string };
+export type WorkerReply = { type: 'done'; id: number; value: number } | { type: 'error'; id: number; message: string; code?: string };
 
 function runTask(task: WorkerTask): number {
   switch (task.type) {
@@ -32,7 +33,8 @@ if (port) {
     try {
       port.postMessage({ type: 'done', id: task.id, value: runTask(task) } satisfies WorkerReply);
     } catch (err) {
-      port.postMessage({ type: 'error', id: task.id, message: (err as Error).message } satisfies WorkerReply);
+      // The class does not cross the thread boundary: send the code, rebuilt on the other side.
+      port.postMessage({ type: 'error', id: task.id, message: (err as Error).message, ...(err instanceof SatrnnError ? { code: err.code } : {}) } satisfies WorkerReply);
     }
   });
 }

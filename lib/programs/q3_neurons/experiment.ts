@@ -4,7 +4,7 @@
 import type { Analysis, Variant as ReadoutVariant } from '../../analysis.js';
 import { wyColumnNorms } from '../../engine/model-stats.js';
 import type { RunOptions } from '../../engine/types.js';
-import { SatrnnError } from '../../errors.js';
+import { SatrnnError, describeValue } from '../../errors.js';
 import { VOCAB, type Model } from '../../model.js';
 import { exchangeSort, range } from '../../util/exchangeSort.js';
 import { batch, fuse, runBatch, type Batch } from '../batch.js';
@@ -17,6 +17,18 @@ export interface ExperimentRunOptions extends RunOptions {
    * pass (the same bits: it is the same computation).
    */
   baselineBpc?: number;
+}
+
+/**
+ * The checked run options of an experiment (undefined = none).
+ * @internal
+ */
+export function checkRunOptions(opts: ExperimentRunOptions | undefined): ExperimentRunOptions {
+  if (opts === undefined) return {};
+  if (opts === null || typeof opts !== 'object') throw new SatrnnError('BAD_OPTION', `run options must be an object { baselineBpc?, onProgress?, signal? } (got ${describeValue(opts)})`);
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new SatrnnError('BAD_OPTION', `onProgress must be a function (got ${describeValue(opts.onProgress)})`);
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new SatrnnError('BAD_OPTION', `signal must be an AbortSignal (got ${describeValue(opts.signal)})`);
+  return opts;
 }
 
 /** Percentage of the compression gap below 8 bpc that a variant keeps: 100·(8 − bpc)/(8 − baselineBpc); undefined when baselineBpc ≥ 8 (there is no gap). */
@@ -78,6 +90,7 @@ export class ReadoutKnockout {
   }
   /** Evaluates the batch on `an` in one pass. */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<ReadoutKnockoutResult> {
+    opts = checkRunOptions(opts);
     return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
@@ -203,6 +216,7 @@ export class CumulativeKnockout {
   }
   /** Evaluates the batch on `an` in one pass. */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<CumulativeKnockoutResult> {
+    opts = checkRunOptions(opts);
     return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
@@ -251,6 +265,7 @@ export class KeepTopK {
   }
   /** Evaluates the batch on `an` in one pass. */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<KeepTopKResult> {
+    opts = checkRunOptions(opts);
     return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
@@ -288,6 +303,7 @@ export class SignOnly {
   }
   /** Evaluates the batch on `an` in one pass. */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<SignOnlyResult> {
+    opts = checkRunOptions(opts);
     return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
@@ -388,6 +404,7 @@ export class NeuronSuite {
 
   /** Runs the study; `opts.baselineBpc` is not needed (the first pass evaluates it). */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<NeuronSuiteResult> {
+    opts = checkRunOptions(opts);
     const H = an.hidden;
     const top = this.options.top ?? Math.min(10, H); // the originals' 10, or every neuron of a smaller model
     if (!Number.isInteger(top) || top < 0 || top > H) throw new SatrnnError('BAD_OPTION', `top must be an integer in 0..${H} (got ${String(top)})`);

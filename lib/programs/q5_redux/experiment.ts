@@ -6,10 +6,10 @@ import type { Analysis, Variant } from '../../analysis.js';
 import { applyEdits } from '../../engine/edits.js';
 import { VOCAB } from '../../engine/layout.js';
 import { countAtLeast, magnitudes } from '../../engine/model-stats.js';
-import { SatrnnError } from '../../errors.js';
+import { SatrnnError, describeValue } from '../../errors.js';
 import { paramCount } from '../../model.js';
 import { batch, runBatch, type Batch } from '../batch.js';
-import { ReadoutKnockout, type ExperimentRunOptions, type ReadoutKnockoutResult } from '../q3_neurons/experiment.js';
+import { ReadoutKnockout, checkRunOptions, type ExperimentRunOptions, type ReadoutKnockoutResult } from '../q3_neurons/experiment.js';
 
 /** One pruned copy of a matrix. */
 export interface PruneRow {
@@ -120,7 +120,12 @@ export interface PruneStudyOptions {
 /** q5's pruning thresholds. */
 export const DEFAULT_THRESHOLDS = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0, 10.0] as const;
 
+function checkList(list: unknown, what: string): void {
+  if (!Array.isArray(list)) throw new SatrnnError('BAD_OPTION', `${what} must be an array of numbers (got ${describeValue(list)})`);
+}
+
 function checkThresholds(list: readonly number[], what: string): void {
+  checkList(list, `${what} thresholds`);
   for (const t of list)
     if (!(typeof t === 'number' && Number.isFinite(t) && t >= 0)) throw new SatrnnError('BAD_OPTION', `${what}: threshold ${t} must be a finite number >= 0`);
 }
@@ -144,7 +149,9 @@ export class PruneStudy {
     const combinedT = o.combinedThresholds ?? [0.0, 1.0, 2.0, 3.0];
     checkThresholds(thresholds, 'pruning');
     checkThresholds(combinedT, 'combined');
+    if (o === null || typeof o !== 'object') throw new SatrnnError('BAD_OPTION', `PruneStudy options must be an object (got ${describeValue(o)})`);
     const ks = o.combinedK ?? [5, 10, 15, 20, 30, H];
+    checkList(ks, 'combinedK');
     for (const k of ks) if (!Number.isInteger(k) || k < 0) throw new SatrnnError('BAD_OPTION', `combined k ${String(k)} must be a non-negative integer`);
     return { thresholds, combinedK: ks.filter((k) => k <= H), combinedT };
   }
@@ -182,6 +189,7 @@ export class PruneStudy {
 
   /** Runs the study (two passes); `opts.baselineBpc`, when given, saves the baseline variant. */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<PruneStudyResult> {
+    opts = checkRunOptions(opts);
     const H = an.hidden;
     const nK = H + (opts.baselineBpc === undefined ? 1 : 0);
     const p = this.plan(H);
@@ -210,6 +218,7 @@ export class PruneStudy {
     const m = magnitudes(an.model.Wh);
     const N = m.sorted.length;
     const ps = this.options.percentiles ?? [10, 25, 50, 75, 90, 95, 99];
+    checkList(ps, 'percentiles');
     for (const p of ps) if (!Number.isInteger(p) || p < 0 || p >= 100) throw new SatrnnError('BAD_OPTION', `percentile ${p} must be an integer in 0..99`);
     return { percentiles: ps.map((p) => ({ p, value: m.sorted[Math.floor((p * N) / 100)]! })), min: m.min, max: m.max, mean: m.mean };
   }
@@ -217,7 +226,10 @@ export class PruneStudy {
   /** The redux parameter count of the analysis' model. */
   reduxCount(an: Pick<Analysis, 'model'>): ReduxCount {
     const H = an.model.hidden;
-    const { k, whThreshold } = this.options.redux ?? { k: Math.min(15, H), whThreshold: 2.0 };
+    const redux = this.options.redux ?? { k: Math.min(15, H), whThreshold: 2.0 };
+    if (redux === null || typeof redux !== 'object') throw new SatrnnError('BAD_OPTION', `redux must be { k, whThreshold } (got ${describeValue(redux)})`);
+    const { k, whThreshold } = redux;
+    checkThresholds([whThreshold], 'redux');
     if (!Number.isInteger(k) || k < 0 || k > H) throw new SatrnnError('BAD_OPTION', `redux k must be an integer in 0..${H}`);
     const whParams = countAtLeast(an.model.Wh, whThreshold);
     const wxParams = H * VOCAB;
