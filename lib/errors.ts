@@ -9,6 +9,7 @@
  * - `BACKEND_UNAVAILABLE`: the requested backend or instruction set is not available here.
  * - `ABORTED`: the caller's `AbortSignal` fired.
  * - `WRITE_FAILED`: an output file (model, checkpoint, report) could not be written.
+ * - `TRAINING_DIVERGED`: training produced NaN or infinite weights (a `TrainingDivergedError`).
  * - `INTERNAL`: any other failure (a native call failed, or a value was read before it was known).
  *
  * The first six are usage or input errors: {@link SatrnnError.exitCode} is 2 for them, 1 otherwise.
@@ -23,6 +24,7 @@ export type SatrnnErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'ABORTED'
   | 'WRITE_FAILED'
+  | 'TRAINING_DIVERGED'
   | 'INTERNAL';
 
 const USAGE_CODES: ReadonlySet<SatrnnErrorCode> = new Set<SatrnnErrorCode>([

@@ -130,7 +130,7 @@ export interface TrainResult {
  * How {@link train} rejects when a run diverges: an epoch's train bpc or weights became NaN
  * or infinite (the learning rate or the clip threshold is too large for the data). Training
  * stops at that epoch; `best` is the last finite best copy (null when no epoch before it
- * improved). Its code is `INTERNAL` (exit status 1 in the CLI).
+ * improved). Its code is `TRAINING_DIVERGED` (exit status 1 in the CLI).
  */
 export class TrainingDivergedError extends SatrnnError {
   /** The epoch (1-based) whose train bpc or weights were not finite. */
@@ -150,7 +150,7 @@ export class TrainingDivergedError extends SatrnnError {
    */
   constructor(epoch: number, epochs: number, trainBpc: number, best: TrainResult['best'], history: EpochMetrics[]) {
     super(
-      'INTERNAL',
+      'TRAINING_DIVERGED',
       `training diverged at epoch ${epoch} of ${epochs}: ${Number.isFinite(trainBpc) ? 'the weights' : `the train bpc is ${trainBpc} and the weights`} overflowed to NaN/infinity; ` +
         `${best ? `the best copy is epoch ${best.epoch} (${best.trainBpc.toFixed(4)} bpc)` : 'no epoch before it improved'}; lower lr or clip`,
     );
@@ -218,7 +218,7 @@ const gb = (bytes: number): string => (bytes / 1e9).toFixed(1);
 
 /**
  * About how many bytes training H hidden units on `n` bytes with BPTT windows of `bptt`
- * takes: {@link TRAIN_WEIGHT_COPIES} copies of the weights, a window's states and
+ * takes: five copies of the weights, a window's states and
  * probabilities, and the text (with the backend's copies).
  */
 export function trainingMemoryBytes(hidden: number, bptt: number, n: number): number {
@@ -317,7 +317,7 @@ const isAbortSignal = (s: unknown): s is AbortSignal =>
  *
  * @throws SatrnnError `BAD_OPTION` for options of the wrong type or out of range, a hidden
  *   size memory cannot hold, a checkpoint that is not valid or does not match the options,
- *   the data or the kernels; `DATA_TOO_SHORT`; `ABORTED`; `INTERNAL` (a TrainingDivergedError,
+ *   the data or the kernels; `DATA_TOO_SHORT`; `ABORTED`; `TRAINING_DIVERGED` (a TrainingDivergedError,
  *   with `epoch`, `trainBpc`, `best` and `history`) when the weights become NaN or infinite:
  *   training stops at that epoch and `best` is the last finite best copy
  */
