@@ -1,6 +1,28 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+// Ctrl-C or SIGTERM while the modules load (a second or more on a busy machine): nothing has
+// started yet, so exit at once, as main() would for a run stopped that early.
+const onEarlySignal = (sig) => {
+  process.stderr.write(sig === 'SIGINT' ? '\nsatrnn: interrupted\n' : 'satrnn: terminated (SIGTERM)\n');
+  process.exit(sig === 'SIGINT' ? 130 : 143);
+};
+process.on('SIGINT', onEarlySignal);
+process.on('SIGTERM', onEarlySignal);
 
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+const { main } = await import('../dist/cli/main.js');
+// main() installs its own handlers before its first await; signals reach JavaScript only
+// from the event loop, so there is no moment without a handler.
+const done = main(process.argv);
+process.off('SIGINT', onEarlySignal);
+process.off('SIGTERM', onEarlySignal);
+
+// main() prints its own errors and resolves to the exit status once stdout has drained;
+// setting process.exitCode (not process.exit) lets pending output finish.
+done.then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`satrnn: internal error: ${err?.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

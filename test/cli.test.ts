@@ -2,6 +2,7 @@
 // naming the problem (no stack trace), --help/--version/--list exit 0, Ctrl-C exits 130.
 // Command-specific CLI tests live with their program (test/programs/<name>.test.ts).
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { paramCount } from '../lib/model.js';
@@ -27,6 +28,7 @@ const oddModel = file('odd.bin', floats(1000));
 const emptyData = file('empty.txt', '');
 const oneByte = file('one.txt', 'x');
 const text = file('text.txt', 'hello world, hello satrnn');
+const smallModel = file('small.bin', randomModel(3, 5).toBytes());
 
 describe('CLI: bad model and data files exit 2 with a clear message', () => {
   it('missing data file', () => expectCleanFailure(cli('reproduce', 'q3_neurons', path.join(dir, 'nope.txt'), goodModel), 2, /data file not found: .*nope\.txt/));
@@ -50,8 +52,41 @@ describe('CLI: bad commands and options exit 2 with a clear message', () => {
   it('unknown command', () => expectCleanFailure(cli('frobnicate'), 2, /unknown command/));
 });
 
+describe('CLI: every error is one line starting `satrnn: `', () => {
+  const oneLine = (args: string[], re: RegExp): void => {
+    const r = cli(...args);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^satrnn: [^\n]+\n$/);
+    expect(r.stderr).toMatch(re);
+    expect(r.stdout).toBe('');
+  };
+  it('unknown option, with where to find the usage', () => oneLine(['knockout', '--frobnicate'], /^satrnn: unknown option '--frobnicate' \(see `satrnn knockout --help`\)\n$/));
+  it('a misspelt option and its suggestion', () => oneLine(['knockout', '--modle', goodModel], /unknown option '--modle' \(Did you mean --model\?\)/));
+  it('unknown command', () => oneLine(['frobnicate'], /^satrnn: unknown command 'frobnicate' \(see `satrnn --help`\)/));
+  it('bad option value', () => oneLine(['knockout', '--top', 'x'], /^satrnn: option '--top <n>' argument 'x' is invalid/));
+  it("an option parser's own error names the option", () => oneLine(['train', '--lr', 'x'], /^satrnn: option '--lr <x>' argument 'x' is invalid\. expected a positive number/));
+  it('missing program name', () => oneLine(['reproduce'], /^satrnn: missing program name/));
+  it('no command at all: one line naming the commands', () => {
+    for (const args of [[], ['--debug']]) oneLine(args, /^satrnn: missing command: .*knockout.*train.*info/);
+  });
+});
+
 describe('CLI: output, help and listings', () => {
-  it('unwritable -o', () => expectCleanFailure(cli('knockout', '--model', goodModel, '--data', text, '-o', path.join(dir, 'no', 'such', 'dir', 'x.txt')), 1, /cannot write/));
+  it('-o - is stdout (as -d - is stdin): no file named -', () => {
+    const r = cli('knockout', '-m', smallModel, '-d', text, '--csv', '-o', '-');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^model_file,rank,/);
+    expect(existsSync(path.join(process.cwd(), '-'))).toBe(false);
+  });
+  it('reproduce --list -o writes the listing to the file', () => {
+    const out = path.join(dir, 'list.txt');
+    const r = cli('reproduce', '--list', '-o', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(readFileSync(out, 'utf8')).toMatch(/^q3_neurons\s+<data> <model>/m);
+  });
+  it('-o into a missing folder: exit 2 (bad usage), before any work', () =>
+    expectCleanFailure(cli('knockout', '--model', goodModel, '--data', text, '-o', path.join(dir, 'no', 'such', 'dir', 'x.txt')), 2, /cannot write .*x\.txt: folder .*dir does not exist/));
   it('--help and --version exit 0', () => {
     for (const args of [['--help'], ['reproduce', '--help'], ['knockout', '--help'], ['info', '--help'], ['--version']]) {
       const r = cli(...args);

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { SatrnnError } from '../errors.js';
 import { PROGRAMS, usage } from '../programs/index.js';
 import { addBackendOptions, backendOptions, emit, interrupt, type BackendFlags } from './common.js';
 import { runReproduce } from './reproduce-run.js';
@@ -21,10 +22,10 @@ export function registerReproduce(program: Command): void {
       'after',
       `\nPrograms:\n${PROGRAMS.map((p) => `  ${usage(p)}\n      ${p.summary}`).join('\n')}\n`,
     )
-    .action(async (name: string | undefined, args: string[], flags: ReproduceFlags, cmd: Command) => {
+    .action(async (name: string | undefined, args: string[], flags: ReproduceFlags) => {
       if (flags.list || name === undefined) {
-        if (!flags.list) cmd.error('error: missing program name; see `satrnn reproduce --list`', { exitCode: 2 });
-        emit(PROGRAMS.map((p) => `${usage(p).padEnd(52)} ${p.summary}\n`).join(''));
+        if (!flags.list) throw new SatrnnError('BAD_OPTION', 'missing program name; see `satrnn reproduce --list`');
+        emit(PROGRAMS.map((p) => `${usage(p).padEnd(52)} ${p.summary}\n`).join(''), flags.output);
         return;
       }
       await runReproduce(name, args, {

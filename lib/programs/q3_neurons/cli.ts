@@ -64,9 +64,9 @@ export function registerKnockout(program: Command): void {
           data: { file: dataFile, bytes: input.bytes, sha256: input.sha256 },
           options: { top: top ?? null },
         };
-        return emit(`${JSON.stringify(knockoutJson(runs, provenance, top), null, 2)}\n`, flags.output);
+        return emit(`${JSON.stringify(knockoutJson(runs, provenance, top), null, 2)}\n`, flags.output, [...expandModelPaths(modelPaths), flags.data ?? DEFAULT_CORPUS]);
       }
       const text = flags.csv ? formatKnockoutCsv(runs, top) : runs.map((r) => formatKnockoutTable(r, top)).join('\n');
-      emit(text, flags.output);
+      emit(text, flags.output, [...expandModelPaths(modelPaths), flags.data ?? DEFAULT_CORPUS]);
     });
 }
