@@ -7,7 +7,12 @@ import type { Backend, ChunkRequest, ChunkResult, RunOptions, TrainEpochParams }
 /** Opaque native handle (a tagged External). */
 export type FastWorkspace = { readonly __brand: 'FastWorkspace' };
 
-/** The addon's raw surface (native/napi/bind_*.cc). */
+/**
+ * The addon's raw surface (native/napi/bind_*.cc). Every async call copies its arrays at the
+ * call and copies its outputs back when it settles (an output detached meanwhile: a
+ * TypeError rejection); arrays on a SharedArrayBuffer are used in place, and `cancel` must
+ * be one (native/napi/args.h "Memory of async jobs").
+ */
 export interface NativeAddon {
   info(): { avx2Compiled: boolean; avx2: boolean; sse2: boolean; fastTraining: boolean; hardwareThreads: number; napiVersion: number; sanitized: boolean };
   run(
@@ -42,7 +47,9 @@ export type NativeIsa = keyof typeof ISA_CODE;
 
 /**
  * Calls the addon: argument errors (thrown synchronously as TypeError/RangeError) become
- * BAD_OPTION, a cancelled job ABORTED, any other failure INTERNAL.
+ * BAD_OPTION, and so does a job rejected with a TypeError/RangeError (an output array was
+ * detached or resized while it ran: native/napi/args.h "Memory of async jobs"); a
+ * cancelled job ABORTED, any other failure INTERNAL.
  */
 async function callNative<T>(what: string, signal: AbortSignal | undefined, fn: (cancel: Int32Array) => Promise<T>): Promise<T> {
   throwIfAborted(signal);
@@ -62,6 +69,8 @@ async function callNative<T>(what: string, signal: AbortSignal | undefined, fn: 
   } catch (err) {
     if (err instanceof SatrnnError) throw err;
     if (signal?.aborted || (err as Error)?.message === 'aborted') throw abortError();
+    if (err instanceof TypeError || err instanceof RangeError)
+      throw new SatrnnError('BAD_OPTION', `${what}: ${err.message.replace(/^satrnn native: /, '')}`, { cause: err });
     throw new SatrnnError('INTERNAL', `native ${what} failed: ${(err as Error).message}`, { cause: err });
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -2,7 +2,9 @@
 // settles a Promise; a watcher mirrors the JS cancel flag into an atomic the kernels poll
 // and reports progress (done, total) to an optional JS callback; exceptions and
 // cancellation become rejected promises ("aborted" is what lib/engine/native.ts maps to
-// ABORTED). Pins keep every JS array the work reads alive until it settles.
+// ABORTED). The job owns all memory its work touches (JobIo; why and how: "Memory of async
+// jobs" in args.h): OnOK copies the outputs back to their JS arrays, on the main thread, or
+// rejects (TypeError, nothing written back) when one was detached or resized meanwhile.
 #pragma once
 #include <napi.h>
 
@@ -30,8 +32,8 @@ class Job : public Napi::AsyncProgressWorker<size_t> {
   using Done = std::function<Napi::Value(Napi::Env)>;
 
   // Starts the job; returns its promise.
-  static Napi::Promise Start(Napi::Env env, Pins pins, Napi::Function on_progress, const int32_t* js_cancel, Work work, Done done) {
-    auto* job = new Job(env, std::move(pins), on_progress, js_cancel, std::move(work), std::move(done));
+  static Napi::Promise Start(Napi::Env env, JobIo io, Napi::Function on_progress, const int32_t* js_cancel, Work work, Done done) {
+    auto* job = new Job(env, std::move(io), on_progress, js_cancel, std::move(work), std::move(done));
     auto p = job->deferred_.Promise();
     job->Queue();
     return p;
@@ -75,7 +77,18 @@ class Job : public Napi::AsyncProgressWorker<size_t> {
     Napi::HandleScope scope(Env());
     Callback().Call({Napi::Number::New(Env(), static_cast<double>(*data)), Napi::Number::New(Env(), static_cast<double>(ctx_.total.load()))});
   }
-  void OnOK() override { deferred_.Resolve(done_(Env())); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    const std::string lost = io_.lost_output(env);
+    if (!lost.empty()) {
+      deferred_.Reject(Napi::TypeError::New(env, "satrnn native: an output buffer (" + lost +
+                                                     ") was detached or resized while the job ran; nothing was written back")
+                           .Value());
+      return;
+    }
+    io_.write_back(env);
+    deferred_.Resolve(done_(env));
+  }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -83,13 +96,13 @@ class Job : public Napi::AsyncProgressWorker<size_t> {
   // at least every kCancelEvery positions.
   static constexpr std::chrono::milliseconds kPoll{20};
 
-  Job(Napi::Env env, Pins pins, Napi::Function on_progress, const int32_t* js_cancel, Work work, Done done)
+  Job(Napi::Env env, JobIo io, Napi::Function on_progress, const int32_t* js_cancel, Work work, Done done)
       : Napi::AsyncProgressWorker<size_t>(on_progress.IsEmpty() ? Napi::Function::New(env, [](const Napi::CallbackInfo&) {}) : on_progress),
-        deferred_(Napi::Promise::Deferred::New(env)), pins_(std::move(pins)), js_cancel_(js_cancel),
+        deferred_(Napi::Promise::Deferred::New(env)), io_(std::move(io)), js_cancel_(js_cancel),
         has_progress_(!on_progress.IsEmpty()), work_(std::move(work)), done_(std::move(done)) {}
 
   Napi::Promise::Deferred deferred_;
-  Pins pins_;
+  JobIo io_;
   const int32_t* js_cancel_;
   bool has_progress_;
   Work work_;

@@ -3,6 +3,7 @@
 
 #include "core/cpu.h"
 #include "kernels/train_fast.h"
+#include "napi/args.h"
 #include "napi/bindings.h"
 
 namespace satrnn::napi {
@@ -29,6 +30,6 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 }
 }  // namespace
 
-void register_info(Napi::Env env, Napi::Object exports) { exports.Set("info", Napi::Function::New(env, Info)); }
+void register_info(Napi::Env env, Napi::Object exports) { exports.Set("info", Napi::Function::New(env, guarded<Info>)); }
 
 }  // namespace satrnn::napi

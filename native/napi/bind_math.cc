@@ -78,7 +78,7 @@ Napi::Value ChecksumF32(const Napi::CallbackInfo& info) {
   float (*f)(float) = float_fn(env, info[0].As<Napi::String>());
   auto h = std::make_shared<uint64_t>(0);
   return Job::Start(
-      env, Pins{}, Napi::Function(), nullptr, [f, h](JobContext&) { *h = gmath::checksum_all_f32(f); },
+      env, JobIo{}, Napi::Function(), nullptr, [f, h](JobContext&) { *h = gmath::checksum_all_f32(f); },
       [h](Napi::Env e) {
         char buf[17];
         snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(*h));
@@ -89,9 +89,9 @@ Napi::Value ChecksumF32(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_math(Napi::Env env, Napi::Object exports) {
-  exports.Set("mathF32", Napi::Function::New(env, MathF32));
-  exports.Set("mathF64", Napi::Function::New(env, MathF64));
-  exports.Set("checksumF32", Napi::Function::New(env, ChecksumF32));
+  exports.Set("mathF32", Napi::Function::New(env, guarded<MathF32>));
+  exports.Set("mathF64", Napi::Function::New(env, guarded<MathF64>));
+  exports.Set("checksumF32", Napi::Function::New(env, guarded<ChecksumF32>));
 }
 
 }  // namespace satrnn::napi

@@ -26,7 +26,7 @@ Napi::Value CreateFastWorkspace(const Napi::CallbackInfo& info) {
 
 // weights + hidden + data (>= 2 bytes) + kernel choice of a training or evaluation call.
 struct TrainCall {
-  Pins pins;
+  JobIo io;
   size_t H = 0;
   float* w = nullptr;
   const uint8_t* data = nullptr;
@@ -39,32 +39,34 @@ struct TrainCall {
   const int32_t* cancel = nullptr;
 };
 
-TrainCall get_train_call(Napi::Env env, const Napi::Object& o) {
+// `weights_dir`: Dir::InOut for training (the job trains a copy; OnOK copies it back),
+// Dir::In for evaluation.
+TrainCall get_train_call(Napi::Env env, const Napi::Object& o, Dir weights_dir) {
   TrainCall c;
   c.H = get_hidden(env, o);
-  c.w = get_weights(env, o, c.H, c.pins);
-  c.data = typed<uint8_t>(env, o, "data", c.pins, SIZE_MAX, &c.len);
+  c.w = get_weights(env, o, c.H, c.io, weights_dir);
+  c.data = typed<uint8_t>(env, o, "data", c.io, Dir::In, SIZE_MAX, &c.len);
   if (c.len < 2) range_error(env, "data must hold at least 2 bytes");
   c.isa = get_isa(env, o);
   if (present(o, "fast")) {
     const Napi::Value v = o.Get("fast");
     if (!v.IsExternal() || !v.As<Napi::External<FastWorkspace>>().CheckTypeTag(&kWorkspaceTag))
       type_error(env, "fast must be a workspace from createFastWorkspace()");
-    c.pins.add(v);
+    c.io.pin(v);
     c.ws = v.As<Napi::External<FastWorkspace>>().Data();
   }
   if (present(o, "threads")) c.fast_threads = get_size(env, o, "threads", 1, kMaxThreads) >= 2 ? 0 : 1;
-  c.cancel = get_cancel(env, o, c.pins);
+  c.cancel = get_cancel(env, o, c.io);
   return c;
 }
 
 // trainEpoch({weights, hidden, data, lr, lrPeak, bptt, clip, isa, cancel?, fast?, threads?})
-// -> Promise<train bpc>. Updates `weights` in place: the caller must not touch it until
-// the promise settles.
+// -> Promise<train bpc>. Trains a copy of `weights` and copies it back into `weights` when
+// the epoch completes (not when it is cancelled or fails).
 Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = options_arg(info, "trainEpoch");
-  auto c = std::make_shared<TrainCall>(get_train_call(env, o));
+  auto c = std::make_shared<TrainCall>(get_train_call(env, o, Dir::InOut));
   TrainParams p;
   p.H = c->H;
   p.bptt = static_cast<int>(get_size(env, o, "bptt", 1, 1u << 20));
@@ -72,9 +74,9 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
   p.clip = get_float(env, o, "clip", true);
   const float lr = get_float(env, o, "lr", true);
   auto result = std::make_shared<double>(0.0);
-  Pins pins = std::move(c->pins);
+  JobIo io = std::move(c->io);
   return Job::Start(
-      env, std::move(pins), Napi::Function(), c->cancel,
+      env, std::move(io), Napi::Function(), c->cancel,
       [c, p, lr, result](JobContext& ctx) {
         *result = c->ws ? train_epoch_fast_threads(c->w, c->data, c->len, lr, p, *c->ws, c->fast_threads, &ctx.cancel)
                         : train_epoch(c->w, c->data, c->len, lr, p, c->isa, &ctx.cancel);
@@ -86,11 +88,11 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
 Napi::Value EvalBpc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = options_arg(info, "evalBpc");
-  auto c = std::make_shared<TrainCall>(get_train_call(env, o));
+  auto c = std::make_shared<TrainCall>(get_train_call(env, o, Dir::In));
   auto result = std::make_shared<double>(0.0);
-  Pins pins = std::move(c->pins);
+  JobIo io = std::move(c->io);
   return Job::Start(
-      env, std::move(pins), Napi::Function(), c->cancel,
+      env, std::move(io), Napi::Function(), c->cancel,
       [c, result](JobContext&) {
         *result = c->ws ? eval_bpc_fast_threads(c->w, c->H, c->data, c->len, *c->ws, c->fast_threads)
                         : eval_bpc(c->w, c->H, c->data, c->len, c->isa);
@@ -101,9 +103,9 @@ Napi::Value EvalBpc(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_train(Napi::Env env, Napi::Object exports) {
-  exports.Set("trainEpoch", Napi::Function::New(env, TrainEpoch));
-  exports.Set("evalBpc", Napi::Function::New(env, EvalBpc));
-  exports.Set("createFastWorkspace", Napi::Function::New(env, CreateFastWorkspace));
+  exports.Set("trainEpoch", Napi::Function::New(env, guarded<TrainEpoch>));
+  exports.Set("evalBpc", Napi::Function::New(env, guarded<EvalBpc>));
+  exports.Set("createFastWorkspace", Napi::Function::New(env, guarded<CreateFastWorkspace>));
 }
 
 }  // namespace satrnn::napi

@@ -3,6 +3,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { SatrnnError, abortError, throwIfAborted } from '../../errors.js';
 import type { Backend, ChunkGroup, ChunkRequest, ChunkResult, RunOptions, TrainEpochParams } from '../types.js';
 import type { TaskInput } from './pool.js';
+import { ownChunk, ownTraining } from './owned.js';
 import { SLICE_WORK, WORKER_THRESHOLD, readoutTiles } from './schedule.js';
 import { VOCAB, layout } from '../layout.js';
 
@@ -67,9 +68,13 @@ export class JsBackend implements Backend {
    * Runs one chunk (see {@link Backend.runChunk}): in-process in slices for small chunks,
    * on worker threads for large ones; the same bits either way.
    */
-  async runChunk(req: ChunkRequest, opts: RunOptions = {}): Promise<ChunkResult> {
-    checkChunk(req);
+  async runChunk(request: ChunkRequest, opts: RunOptions = {}): Promise<ChunkResult> {
+    checkChunk(request);
     throwIfAborted(opts.signal);
+    // Private copies, taken before the first await (owned.ts): JS may detach the caller's
+    // arrays while the chunk runs; its outputs go back at the end.
+    const own = ownChunk(request);
+    const req = own.req;
     if (!kernelsLoaded) await loadKernels();
     const H = req.hidden;
     const T = req.steps;
@@ -78,7 +83,9 @@ export class JsBackend implements Backend {
     const total = dynSteps + predictions;
     const work = dynSteps * H * H + predictions * H * VOCAB;
     const parallel = work >= WORKER_THRESHOLD && workersAvailable() && this.threads > 1;
-    return parallel ? this.runInWorkers(req, total, opts) : this.runInProcess(req, total, opts);
+    const result = await (parallel ? this.runInWorkers(req, total, opts) : this.runInProcess(req, total, opts));
+    own.commit();
+    return result;
   }
 
   /** In-process: dynamics, then readout tiles, yielding to the event loop between slices. */
@@ -229,20 +236,28 @@ export class JsBackend implements Backend {
    */
   async trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, epochLr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
     throwIfAborted(signal);
+    // Private copies before the first await (owned.ts); the trained weights go back at the end.
+    const own = ownTraining(weights, data, true);
     if (!kernelsLoaded) await loadKernels();
-    if (!workersAvailable()) return trainEpoch(weights, data, epochLr, { H: hidden, bptt: params.bptt, lrPeak: params.lr, clip: params.clip });
-    const w = shared(weights);
+    if (!workersAvailable()) {
+      const bpc = trainEpoch(own.weights, own.data, epochLr, { H: hidden, bptt: params.bptt, lrPeak: params.lr, clip: params.clip });
+      own.commit();
+      return bpc;
+    }
+    const w = shared(own.weights);
     const { bptt, lr: lrPeak, clip } = params;
-    const [reply] = await runQueue([{ type: 'trainEpoch', weights: w, hidden, data: shared(data), lr: epochLr, params: { bptt, lrPeak, clip } }], 1, () => {}, signal, abortError);
-    weights.set(w);
+    const [reply] = await runQueue([{ type: 'trainEpoch', weights: w, hidden, data: shared(own.data), lr: epochLr, params: { bptt, lrPeak, clip } }], 1, () => {}, signal, abortError);
+    own.weights.set(w);
+    own.commit();
     return reply!.value;
   }
 
   /** The trainer's float evaluation (bpc) of `weights` on `data`, on a worker thread when workers are available. */
   async evalBpc(weights: Float32Array, hidden: number, data: Uint8Array): Promise<number> {
+    const own = ownTraining(weights, data, false); // private copies before the first await
     if (!kernelsLoaded) await loadKernels();
-    if (!workersAvailable()) return evalBpc(weights, hidden, data);
-    const [reply] = await runQueue([{ type: 'evalBpc', weights: shared(weights), hidden, data: shared(data) }], 1, () => {}, undefined, abortError);
+    if (!workersAvailable()) return evalBpc(own.weights, hidden, own.data);
+    const [reply] = await runQueue([{ type: 'evalBpc', weights: shared(own.weights), hidden, data: shared(own.data) }], 1, () => {}, undefined, abortError);
     return reply!.value;
   }
 }
