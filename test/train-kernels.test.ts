@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { SatrnnError } from '../lib/errors.js';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { evalBpc, trainEpoch, trainInit, trainLr } from '../lib/engine/js/train.js';
@@ -54,10 +55,10 @@ describe('sat_train kernels (TypeScript): schedule and initialisation', () => {
   });
 
   it('rejects bad sizes', () => {
-    expect(() => trainInit(new Float32Array(10), 128)).toThrow(RangeError);
-    expect(() => trainInit(new Float32Array(paramCount(1)), 0)).toThrow(RangeError);
+    expect(() => trainInit(new Float32Array(10), 128)).toThrow(SatrnnError);
+    expect(() => trainInit(new Float32Array(paramCount(1)), 0)).toThrow(SatrnnError);
     const w = new Float32Array(paramCount(4));
-    expect(() => trainEpoch(w, new Uint8Array(10), 0.01, { H: 4, bptt: 0 })).toThrow(RangeError);
+    expect(() => trainEpoch(w, new Uint8Array(10), 0.01, { H: 4, bptt: 0 })).toThrow(SatrnnError);
   });
 });
 
