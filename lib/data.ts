@@ -1,5 +1,5 @@
 import { SatrnnError } from './errors.js';
-import { readFileChecked } from './io.js';
+import { MAX_TEXT_BYTES, readFileChecked, readFilePrefix } from './io.js';
 
 /** Options of {@link loadData} and {@link checkData}. */
 export interface LoadDataOptions {
@@ -28,10 +28,19 @@ export function checkData(bytes: Uint8Array, source = '<memory>', opts: LoadData
 }
 
 /**
- * Reads a data file: any bytes, n >= 2 (or opts.minBytes), cut to opts.maxBytes.
+ * Reads a data file: any bytes, n >= 2 (or opts.minBytes), cut to opts.maxBytes. With
+ * `maxBytes` (up to 1 GiB) only those first bytes are read, from a regular file, a device or a
+ * FIFO (one with no writer is an error at once). Without it the whole file is read: a regular
+ * file of at most 1 GiB (MAX_TEXT_BYTES); longer texts, devices and FIFOs are refused (give
+ * the path or a stream to an Analysis instead: it reads texts of any length in blocks).
  *
  * @throws SatrnnError `FILE_NOT_FOUND`, `FILE_UNREADABLE` or `DATA_TOO_SHORT`
  */
 export function loadData(file: string, opts: LoadDataOptions = {}): Uint8Array {
-  return checkData(readFileChecked(file, 'data'), file, opts);
+  const max = opts.maxBytes;
+  const bytes =
+    max !== undefined && Number.isSafeInteger(max) && max >= 0 && max <= MAX_TEXT_BYTES
+      ? readFilePrefix(file, 'data', max)
+      : readFileChecked(file, 'data', { hint: 'pass maxBytes to read only its first bytes; an Analysis reads a text path or stream of any length in blocks' });
+  return checkData(bytes, file, opts);
 }

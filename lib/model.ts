@@ -1,7 +1,7 @@
 import { renameSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { SatrnnError, describeValue } from './errors.js';
-import { readFileChecked } from './io.js';
+import { readRegularPrefix, regularFileStat } from './io.js';
 
 import { VOCAB, layout } from './engine/layout.js';
 
@@ -150,33 +150,7 @@ export interface ParseModelOptions {
  *   `BAD_MODEL_VALUES` for a NaN or infinite weight
  */
 export function parseModel(bytes: Uint8Array, source = '<memory>', opts: ParseModelOptions = {}): Model {
-  let H: number | null;
-  let used = bytes.length;
-  if (opts.hidden !== undefined) {
-    H = opts.hidden;
-    const need = paramCount(H) * 4;
-    if (bytes.length < need)
-      throw new SatrnnError(
-        'BAD_MODEL_SIZE',
-        `${source}: model file is ${bytes.length} bytes, but a model with hidden=${H} needs ${need}; is it truncated?`,
-      );
-    if (bytes.length > need) {
-      if (!opts.allowTrailing)
-        throw new SatrnnError(
-          'BAD_MODEL_SIZE',
-          `${source}: model file is ${bytes.length} bytes, expected exactly ${need} for hidden=${H}`,
-        );
-      opts.onWarning?.(`${source}: ignoring ${bytes.length - need} bytes after the ${need}-byte model`);
-      used = need;
-    }
-  } else {
-    H = bytes.length % 4 === 0 ? hiddenFromParamCount(bytes.length / 4) : null;
-    if (H === null)
-      throw new SatrnnError(
-        'BAD_MODEL_SIZE',
-        `${source}: ${bytes.length} bytes is not the size of any sat-rnn model (4*(H*H + 513*H + 256) bytes; 329216 for H=128)`,
-      );
-  }
+  const { hidden: H, used } = modelSize(bytes.length, source, opts);
   const floats = new Float32Array(used / 4);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, used);
   for (let i = 0; i < floats.length; i++) floats[i] = dv.getFloat32(i * 4, true);
@@ -184,12 +158,73 @@ export function parseModel(bytes: Uint8Array, source = '<memory>', opts: ParseMo
 }
 
 /**
- * Reads and parses a model file (see {@link parseModel}); `file` becomes `Model.source`.
+ * The hidden size of a model file of `length` bytes and how many of them are the model, or
+ * the BAD_MODEL_SIZE error (parseModel's rules; the trailing-bytes warning goes out here).
+ */
+function modelSize(length: number, source: string, opts: ParseModelOptions): { hidden: number; used: number } {
+  if (opts.hidden !== undefined) {
+    const H = opts.hidden;
+    const need = paramCount(H) * 4;
+    if (length < need)
+      throw new SatrnnError(
+        'BAD_MODEL_SIZE',
+        `${source}: model file is ${length} bytes, but a model with hidden=${H} needs ${need}; is it truncated?`,
+      );
+    if (length > need) {
+      if (!opts.allowTrailing)
+        throw new SatrnnError(
+          'BAD_MODEL_SIZE',
+          `${source}: model file is ${length} bytes, expected exactly ${need} for hidden=${H}`,
+        );
+      opts.onWarning?.(`${source}: ignoring ${length - need} bytes after the ${need}-byte model`);
+    }
+    return { hidden: H, used: need };
+  }
+  const H = length % 4 === 0 ? hiddenFromParamCount(length / 4) : null;
+  if (H === null)
+    throw new SatrnnError(
+      'BAD_MODEL_SIZE',
+      `${source}: ${length} bytes is not the size of any sat-rnn model (4*(H*H + 513*H + 256) bytes; 329216 for H=128)`,
+    );
+  return { hidden: H, used: length };
+}
+
+// A model file is a regular file (symbolic links followed) whose size is checked before it
+// is read: devices (/dev/zero), FIFOs and sockets are refused without being opened (a model
+// has an exact size, and a FIFO's open would wait for a writer), and only the model's own
+// bytes are read (trailing bytes, where allowed, are counted from the size, never read).
+const MODEL_FILE_HINT = 'a model is a file of 4*(H*H + 513*H + 256) bytes (329216 for H=128): save it to a file first';
+
+/**
+ * Checks a model file without reading it: a regular file whose size fits a model (or
+ * `opts.hidden`). Returns its hidden size and the bytes to read.
  *
- * @throws SatrnnError `FILE_NOT_FOUND` or `FILE_UNREADABLE`, then as parseModel
+ * @throws SatrnnError as {@link loadModel}, without reading the file
+ */
+export function checkModelFile(file: string, opts: ParseModelOptions = {}): { hidden: number; used: number } {
+  const st = regularFileStat(file, 'model', MODEL_FILE_HINT);
+  return modelSize(st.size, file, { ...opts, onWarning: () => {} });
+}
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Reads and parses a model file (see {@link parseModel}); `file` becomes `Model.source`.
+ * The file's type and size are checked before it is read, and only the model's bytes are
+ * read: a device, FIFO or socket is refused unopened, and trailing bytes (with
+ * `allowTrailing`) are never read.
+ *
+ * @throws SatrnnError `FILE_NOT_FOUND` or `FILE_UNREADABLE` (not a regular file, a symbolic
+ *   link loop, no permission, …), then as parseModel
  */
 export function loadModel(file: string, opts: ParseModelOptions = {}): Model {
-  return parseModel(readFileChecked(file, 'model'), file, opts);
+  const st = regularFileStat(file, 'model', MODEL_FILE_HINT);
+  const { hidden, used } = modelSize(st.size, file, opts);
+  const bytes = readRegularPrefix(file, 'model', used);
+  if (bytes.length !== used) throw new SatrnnError('BAD_MODEL_SIZE', `${file}: the model file shrank to ${bytes.length} bytes while it was read`);
+  // A fresh, aligned buffer: on a little-endian host its bytes are the floats (no copy).
+  if (littleEndian && bytes.byteOffset === 0) return new Model(new Float32Array(bytes.buffer, 0, used / 4), hidden, file);
+  return parseModel(bytes, file, { hidden });
 }
 
 /**

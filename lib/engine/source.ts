@@ -1,8 +1,8 @@
 // Texts as the engine reads them: bytes in memory, a file read in blocks, or a function
 // returning a fresh async iterable of byte blocks (a stream). Every pass over a text asks
 // the source again, so a file or a stream factory is never held in memory whole.
-import { open } from 'node:fs/promises';
-import { SatrnnError } from '../errors.js';
+import { SatrnnError, throwIfAborted } from '../errors.js';
+import { readInputBlocks } from '../io.js';
 
 /**
  * A text: bytes in memory, a file path (read in 1 MiB blocks on every pass), or a function
@@ -10,9 +10,6 @@ import { SatrnnError } from '../errors.js';
  * any size).
  */
 export type TextSource = Uint8Array | string | (() => AsyncIterable<Uint8Array>);
-
-/** Block size of file reads. */
-const READ_BLOCK = 1 << 20;
 
 /** The source's length in bytes when it is known without reading it (bytes: yes; files: stat). */
 export async function knownLength(src: TextSource): Promise<number | undefined> {
@@ -29,40 +26,27 @@ export async function knownLength(src: TextSource): Promise<number | undefined> 
   return undefined;
 }
 
-/** The blocks of one pass over the source. */
-export async function* blocks(src: TextSource): AsyncGenerator<Uint8Array> {
+/**
+ * The blocks of one pass over the source, checking `signal` between blocks. A path must be
+ * a regular file (it is read again on every pass): devices, FIFOs and sockets are refused
+ * without being opened; give a stream function for those.
+ */
+export async function* blocks(src: TextSource, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   if (src instanceof Uint8Array) {
     yield src;
     return;
   }
   if (typeof src === 'string') {
-    let fh;
-    try {
-      fh = await open(src, 'r');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new SatrnnError(code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE', `cannot read data file ${src}: ${(err as Error).message}`);
-    }
-    try {
-      for (;;) {
-        const buf = new Uint8Array(READ_BLOCK);
-        let bytesRead: number;
-        try {
-          ({ bytesRead } = await fh.read(buf, 0, READ_BLOCK, null));
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          throw new SatrnnError('FILE_UNREADABLE', code === 'EISDIR' ? `data path is a folder, not a file: ${src}` : `cannot read data file ${src}: ${(err as Error).message}`);
-        }
-        if (bytesRead === 0) return;
-        yield buf.subarray(0, bytesRead);
-      }
-    } finally {
-      await fh.close();
-    }
+    yield* readInputBlocks(src, 'data', {
+      signal,
+      hint: 'a text path is read once per pass, so it must be a regular file; give a stream (a function returning an async iterable of Uint8Array) to read it once',
+    });
+    return;
   }
   if (typeof src === 'function') {
     for await (const b of src()) {
       if (!(b instanceof Uint8Array)) throw new SatrnnError('BAD_OPTION', 'a text stream must yield Uint8Array blocks');
+      throwIfAborted(signal);
       yield b;
     }
     return;
@@ -75,10 +59,10 @@ export async function* blocks(src: TextSource): AsyncGenerator<Uint8Array> {
  * pos0+steps-1 and then the next byte (the last target). Consecutive chunks overlap by
  * that one byte; the text's last byte is never an input (00-common §2).
  */
-export async function* predictionChunks(src: TextSource, size: number): AsyncGenerator<{ pos0: number; steps: number; bytes: Uint8Array }> {
+export async function* predictionChunks(src: TextSource, size: number, signal?: AbortSignal): AsyncGenerator<{ pos0: number; steps: number; bytes: Uint8Array }> {
   let buf = new Uint8Array(0);
   let pos0 = 0;
-  for await (const b of blocks(src)) {
+  for await (const b of blocks(src, signal)) {
     if (b.length === 0) continue;
     let data: Uint8Array;
     if (buf.length === 0) data = b;

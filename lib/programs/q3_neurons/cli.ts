@@ -5,7 +5,7 @@ import { SatrnnError } from '../../errors.js';
 import { Analysis } from '../../analysis.js';
 import { ReadoutKnockout, type ReadoutKnockoutResult } from './experiment.js';
 import { formatKnockoutCsv, formatKnockoutTable, knockoutJson, type KnockoutRun } from './format-table.js';
-import { loadModel } from '../../model.js';
+import { checkModelFile, loadModel } from '../../model.js';
 import { addBackendOptions, backendOptions, emit, expandModelPaths, interrupt, openDataSource, parseIntOption, type BackendFlags } from '../../cli/common.js';
 import { progressBar } from '../../cli/progress.js';
 
@@ -34,13 +34,17 @@ export function registerKnockout(program: Command): void {
       if (flags.json && flags.csv) throw new SatrnnError('BAD_OPTION', 'choose one of --json and --csv');
       // No --model / --data: the embedded default model and the corpus it was trained on.
       const modelPaths = flags.model?.length ? flags.model : [DEFAULT_MODEL];
-      const input = await openDataSource(flags.data ?? DEFAULT_CORPUS);
-      const dataFile = flags.data === '-' ? '<stdin>' : (flags.data ?? DEFAULT_CORPUS);
-      const data = input.path;
+      // The models' type and size are checked (unread) before the data is read; a stream
+      // (stdin, a FIFO) is read as the analysis goes with one model, saved first with more.
+      const modelFiles = expandModelPaths(modelPaths);
+      for (const file of modelFiles) checkModelFile(file);
+      const input = await openDataSource(flags.data ?? DEFAULT_CORPUS, { passes: modelFiles.length, signal: interrupt.signal, command: 'knockout' });
+      const dataFile = input.label;
+      const data = input.data;
       const opts = backendOptions(flags);
       const runs: (KnockoutRun & { backend: string; isa: string })[] = [];
       try {
-        for (const file of expandModelPaths(modelPaths)) {
+        for (const file of modelFiles) {
           const model = loadModel(file);
           const an = new Analysis({ model, data, backend: opts });
           const bar = progressBar(`knockout ${file}`);

@@ -5,13 +5,12 @@ import { getSystemErrorMap } from 'node:util';
 import { Command, Option } from 'commander';
 import { selectBackend } from '../../engine/index.js';
 import { DEFAULT_CORPUS } from '../../assets.js';
-import { loadData } from '../../data.js';
 import { SatrnnError } from '../../errors.js';
 import { saveModel } from '../../model.js';
 import { sprintf } from '../../format/printf.js';
 import { TrainingDivergedError, checkTrainingMemory, checkpointView, loadCheckpoint, resolveTrainOptions, saveCheckpoint, train, type EpochMetrics, type ResolvedTrainOptions, type TrainResult, type TrainState } from './experiment.js';
 import { VERSION } from '../../version.js';
-import { addBackendOptions, backendOptions, emit, interrupt, parseIntOption, warn, type BackendFlags } from '../../cli/common.js';
+import { addBackendOptions, backendOptions, emit, interrupt, parseIntOption, readTrainingText, warn, type BackendFlags } from '../../cli/common.js';
 
 interface TrainFlags extends BackendFlags, ResolvedTrainOptions {
   data?: string;
@@ -169,7 +168,7 @@ export function registerTrain(program: Command): void {
   const cmd = program
     .command('train')
     .description('train a sat-rnn (exact by default: same bytes on every backend); writes best.bin, final.bin and checkpoints')
-    .option('-d, --data <file>', 'training text (default: the embedded corpus)')
+    .option('-d, --data <file>', "training text, held in memory: at most 1 GiB; '-' reads stdin (default: the embedded corpus)")
     // Capped by resolveTrainOptions (model file size) and checkTrainingMemory, with the numbers.
     .addOption(new Option('--hidden <n>', 'hidden units').default(128).argParser(parseIntOption(1, 2 ** 31 - 1)))
     .addOption(new Option('--epochs <n>', 'epochs (the cosine schedule spans them)').default(100).argParser(parseIntOption(1, 1e9)))
@@ -187,8 +186,9 @@ export function registerTrain(program: Command): void {
     .option('--json', 'print the metrics as JSON at the end')
     .option('--fast', 'fast, NOT bit-exact kernels (native backend on AVX2+FMA CPUs; ~3x faster, trains as well)');
   addBackendOptions(cmd, 'with --fast: 1 = one thread, 2+ = a helper thread too (default: all cores)').action(async (flags: TrainFlags, cmd: Command) => {
-      const dataFile = flags.data ?? DEFAULT_CORPUS;
-      const data = loadData(dataFile);
+      const dataPath = flags.data ?? DEFAULT_CORPUS;
+      const dataFile = dataPath === '-' ? '<stdin>' : dataPath;
+      const data = await readTrainingText(dataPath, interrupt.signal);
       const resume = flags.resume ? loadCheckpoint(flags.resume, { onWarning: warn }) : undefined;
       // Resuming takes the checkpoint's options; only explicitly given flags are compared.
       if (resume)
