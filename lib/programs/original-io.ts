@@ -41,5 +41,5 @@ export function atoi(s: string): number {
 export function originalAnalysis(dataFile: string, modelFile: string, ctx: { backend?: BackendChoice; onWarning?: (m: string) => void }): Analysis {
   const data = readOriginalData(dataFile);
   const model = readOriginalModel(modelFile, ctx.onWarning);
-  return new Analysis({ model, data, ...(ctx.backend ? { backend: ctx.backend } : {}) });
+  return new Analysis({ model, data, ...(ctx.backend ? { backend: ctx.backend } : {}), ...(ctx.onWarning ? { onWarning: ctx.onWarning } : {}) });
 }

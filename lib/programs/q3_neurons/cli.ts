@@ -6,7 +6,7 @@ import { Analysis } from '../../analysis.js';
 import { ReadoutKnockout, type ReadoutKnockoutResult } from './experiment.js';
 import { formatKnockoutCsv, formatKnockoutTable, knockoutJson, type KnockoutRun } from './format-table.js';
 import { checkModelFile, loadModel } from '../../model.js';
-import { addBackendOptions, backendOptions, emit, expandModelPaths, interrupt, openDataSource, parseIntOption, type BackendFlags } from '../../cli/common.js';
+import { addBackendOptions, backendOptions, emit, expandModelPaths, interrupt, openDataSource, parseIntOption, warn, type BackendFlags } from '../../cli/common.js';
 import { progressBar } from '../../cli/progress.js';
 
 interface KnockoutFlags extends BackendFlags {
@@ -46,7 +46,7 @@ export function registerKnockout(program: Command): void {
       try {
         for (const file of modelFiles) {
           const model = loadModel(file);
-          const an = new Analysis({ model, data, backend: opts });
+          const an = new Analysis({ model, data, backend: opts, onWarning: warn });
           const bar = progressBar(`knockout ${file}`);
           let result: ReadoutKnockoutResult;
           try {
