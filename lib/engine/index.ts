@@ -69,7 +69,8 @@ export function selectBackend(choice: BackendChoice = 'auto'): Backend {
   if (name === 'js') return new JsBackend(threads);
   const addon = loadAddon();
   if (!addon) {
-    if (name === 'native')
+    // SATRNN_ADDON asks for one specific build: never fall back to js behind its back.
+    if (name === 'native' || process.env.SATRNN_ADDON)
       throw new SatrnnError('BACKEND_UNAVAILABLE', `the native backend is not available: ${nativeLoadError()}`);
     return new JsBackend(threads);
   }

@@ -81,10 +81,14 @@ const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 let cached: { addon: NativeAddon | null; error: string | null; file?: string } | undefined;
 
-/** Candidate addon files: SATRNN_ADDON (e.g. a sanitizer build) first, then the normal builds. */
+/**
+ * Candidate addon files: SATRNN_ADDON alone when it is set (it names one specific build,
+ * e.g. the sanitizer build: falling back to another would silently test the wrong one),
+ * else the normal builds.
+ */
 function candidates(): string[] {
+  if (process.env.SATRNN_ADDON) return [path.resolve(process.env.SATRNN_ADDON)];
   const list: string[] = [];
-  if (process.env.SATRNN_ADDON) list.push(path.resolve(process.env.SATRNN_ADDON));
   list.push(path.join(packageRoot, 'build', 'Release', 'satrnn.node'));
   list.push(path.join(packageRoot, 'build', 'Debug', 'satrnn.node'));
   return list;
@@ -95,7 +99,10 @@ export function loadAddon(): NativeAddon | null {
   if (cached) return cached.addon;
   let error = 'no built addon found (run `npm run build:addon`)';
   for (const file of candidates()) {
-    if (!existsSync(file)) continue;
+    if (!existsSync(file)) {
+      if (process.env.SATRNN_ADDON) error = `SATRNN_ADDON=${process.env.SATRNN_ADDON}: no such file ${file}`;
+      continue;
+    }
     try {
       // What require() does for a .node file, without the CommonJS loader around it.
       const mod = { exports: {} as NativeAddon };

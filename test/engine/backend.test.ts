@@ -24,4 +24,9 @@ describe('backend selection: bad choices are errors', () => {
   it('bad SATRNN_BACKEND: the CLI exits 2 with a clear message', () => {
     expectCleanFailure(cliWithEnv({ SATRNN_BACKEND: 'cuda' }, 'info'), 2, /SATRNN_BACKEND=cuda is not valid/);
   });
+  it('SATRNN_ADDON naming a missing file is an error naming it (no silent fallback to another build or to js)', () => {
+    expectCleanFailure(cliWithEnv({ SATRNN_ADDON: '/nonexistent/satrnn.node' }, 'info'), 1, /SATRNN_ADDON=\/nonexistent\/satrnn.node: no such file/);
+    // An explicit js backend does not need the addon.
+    expect(cliWithEnv({ SATRNN_ADDON: '/nonexistent/satrnn.node' }, 'knockout', '--backend', 'js', '--top', '1').status).toBe(0);
+  });
 });
