@@ -8,6 +8,7 @@ import { forwardStates, readoutStates, type ReadoutResult } from '../lib/engine/
 import { selectBackend } from '../lib/engine/index.js';
 import type { Backend, ReadoutMethod, RunOptions } from '../lib/engine/types.js';
 import { expect } from 'vitest';
+import { SatrnnError } from '../lib/errors.js';
 import type { Model } from '../lib/model.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -143,4 +144,16 @@ export function expectCleanFailure(r: CliResult, status: number, pattern: RegExp
   expect(r.stderr).toMatch(pattern);
   expect(r.stderr).not.toMatch(/\n\s+at /);
   expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(3);
+}
+
+/** Runs fn, which must throw a SatrnnError with this code. */
+export function expectCode(fn: () => unknown, code: string): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(SatrnnError);
+    expect((err as SatrnnError).code).toBe(code);
+    return;
+  }
+  throw new Error('expected a SatrnnError');
 }

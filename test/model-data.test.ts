@@ -5,21 +5,10 @@ import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { Analysis } from '../lib/analysis.js';
 import { checkData } from '../lib/data.js';
-import { SatrnnError } from '../lib/errors.js';
 import { Model, paramCount, parseModel } from '../lib/model.js';
+import { expectCode } from './helpers.js';
 
 const floats = (n: number, v = 0.01): Uint8Array => new Uint8Array(new Float32Array(n).fill(v).buffer);
-
-const expectCode = (fn: () => unknown, code: string): void => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SatrnnError);
-    expect((err as SatrnnError).code).toBe(code);
-    return;
-  }
-  throw new Error('expected a SatrnnError');
-};
 
 describe('models and data: typed errors', () => {
   it('model sizes: no H fits is BAD_MODEL_SIZE, H = 0 is BAD_OPTION; H = 1 and H = 300 parse', () => {

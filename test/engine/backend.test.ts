@@ -2,19 +2,8 @@
 // API and through SATRNN_BACKEND in the CLI.
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../lib/engine/index.js';
-import { SatrnnError } from '../../lib/errors.js';
-import { addon, cliWithEnv, expectCleanFailure } from '../helpers.js';
+import { addon, cliWithEnv, expectCleanFailure, expectCode } from '../helpers.js';
 
-const expectCode = (fn: () => unknown, code: string): void => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SatrnnError);
-    expect((err as SatrnnError).code).toBe(code);
-    return;
-  }
-  throw new Error('expected a SatrnnError');
-};
 
 describe('backend selection: bad choices are errors', () => {
   it('an unknown backend name, and 0 native threads (with the addon), are BAD_OPTION', () => {

@@ -3,7 +3,7 @@
 // models and texts; the q3 experiments' options and the defects fixed in them.
 import { describe, expect, it } from 'vitest';
 import { reproduce } from '../../lib/programs/index.js';
-import { PATHS, cli, expectCleanFailure, expectSameOnEveryPath, golden, hasShared, refDataPath, refModelPath, tmpFiles } from '../helpers.js';
+import { PATHS, cli, expectCleanFailure, expectSameOnEveryPath, golden, hasShared, refDataPath, refModelPath, tmpFiles, expectCode } from '../helpers.js';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,6 @@ import { Analysis } from '../../lib/analysis.js';
 import { Model, paramCount } from '../../lib/model.js';
 import { CumulativeKnockout, KeepTopK, NeuronSuite, ReadoutKnockout, SignOnly, readoutDecode } from '../../lib/programs/q3_neurons/experiment.js';
 import { formatNeuronSuiteText } from '../../lib/programs/q3_neurons/format.js';
-import { SatrnnError } from '../../lib/errors.js';
 import { randomModel, randomText } from '../models.js';
 
 describe.skipIf(!hasShared)('golden: q3_neurons', () => {
@@ -116,16 +115,6 @@ describe('q3_neurons on other models and texts: every path gives the same result
 describe('q3 experiments: options and defects', () => {
   const model = new Model(new Float32Array(paramCount(4)), 4);
   const an = new Analysis({ model, data: new Uint8Array([1, 2, 3]), backend: 'js' });
-  const expectCode = (fn: () => unknown, code: string): void => {
-    try {
-      fn();
-    } catch (err) {
-      expect(err).toBeInstanceOf(SatrnnError);
-      expect((err as SatrnnError).code).toBe(code);
-      return;
-    }
-    throw new Error('expected a SatrnnError');
-  };
   it('bad options: KeepTopK rankings and counts, CumulativeKnockout without options, readoutDecode neuron indices', async () => {
     expect(() => new KeepTopK({ ranking: [0, 0, 1, 2] })).toThrow(/distinct neuron/);
     expect(() => new KeepTopK({ ranking: [0, 1, 2, 3], counts: [5] })).toThrow(/outside/);
