@@ -17,7 +17,9 @@
 // - Streamed reads (readInputBlocks: analysis texts, `-d -`) go block by block, check the
 //   caller's AbortSignal between blocks, and with `streams` also read stdin and FIFOs (a FIFO
 //   waits for its writer without blocking a thread, so Ctrl-C still stops it).
-import { closeSync, constants, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import path from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { SatrnnError, abortError, throwIfAborted } from './errors.js';
@@ -332,4 +334,42 @@ export async function readInputWhole(file: string, role: string, opts: InputRead
     off += p.length;
   }
   return out;
+}
+
+/** The C library's words for an fs error's errno ("no space left on device"); else its message. */
+export function errnoText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const known = typeof e?.errno === 'number' ? getSystemErrorMap().get(e.errno) : undefined;
+  return known ? known[1] : String(e?.message ?? err);
+}
+
+/** Writes all of `bytes` at the file position of `fd`. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/**
+ * Writes `bytes` to `file` whole or not at all: a hidden temp file beside it (unique per
+ * process and call), fsync, then a rename over `file`. On failure the temp file is removed
+ * and an existing `file` is left as it was. (The CLI's `-o` writer, lib/cli/output.ts, adds
+ * its checks against inputs, devices and the target's permissions.)
+ *
+ * @param what - what the file is, for the message ("model", "checkpoint")
+ * @throws SatrnnError `WRITE_FAILED`, in the system's words
+ */
+export function writeFileAtomic(file: string, bytes: Uint8Array | string, what: string): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  try {
+    const fd = openSync(tmp, 'wx', 0o666);
+    try {
+      writeAll(fd, typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new SatrnnError('WRITE_FAILED', `cannot write ${what} ${file}: ${errnoText(err)}`, { cause: err });
+  }
 }

@@ -1,7 +1,6 @@
-import { renameSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { SatrnnError, describeValue } from './errors.js';
-import { readRegularPrefix, regularFileStat } from './io.js';
+import { readRegularPrefix, regularFileStat, writeFileAtomic } from './io.js';
 
 import { VOCAB, layout } from './engine/layout.js';
 
@@ -234,12 +233,5 @@ export function loadModel(file: string, opts: ParseModelOptions = {}): Model {
  * @throws SatrnnError `WRITE_FAILED` (the temp file is removed)
  */
 export function saveModel(model: Model, file: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, model.toBytes());
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new SatrnnError('WRITE_FAILED', `cannot write model to ${file}: ${(err as Error).message}`, { cause: err });
-  }
+  writeFileAtomic(file, model.toBytes(), 'model');
 }

@@ -28,19 +28,12 @@ import {
 import path from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { SatrnnError } from '../errors.js';
+import { errnoText, writeAll } from '../io.js';
 
 /** The files a command reads (models, data): `-o` may not name one. `undefined`, '' and '-' are skipped. */
 export type Inputs = readonly (string | undefined)[];
 
-/** The C library's words for an error's errno ("no space left on device"); else its message. */
-export function errnoText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException | undefined;
-  if (typeof e?.errno === 'number') {
-    const known = getSystemErrorMap().get(e.errno);
-    if (known) return known[1];
-  }
-  return e?.message ?? String(err);
-}
+export { errnoText } from '../io.js';
 
 const statOf = (p: string): Stats | undefined => {
   try {
@@ -125,10 +118,6 @@ export function checkOutput(file: string, inputs: Inputs = []): OutputTarget | u
     }
   }
   return { path: target, existing, direct };
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
 }
 
 /** Flushes a folder's entries (the rename) to disk; not every file system supports it. */

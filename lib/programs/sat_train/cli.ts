@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants, mkdirSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { getSystemErrorMap } from 'node:util';
 import { Command, Option } from 'commander';
 import { selectBackend } from '../../engine/index.js';
 import { DEFAULT_CORPUS } from '../../assets.js';
 import { SatrnnError } from '../../errors.js';
+import { errnoText } from '../../io.js';
 import { saveModel } from '../../model.js';
 import { sprintf } from '../../format/printf.js';
 import { TrainingDivergedError, checkTrainingMemory, checkpointView, loadCheckpoint, resolveTrainOptions, saveCheckpoint, train, type EpochMetrics, type ResolvedTrainOptions, type TrainResult, type TrainState } from './experiment.js';
@@ -28,13 +28,6 @@ function parsePositive(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new SatrnnError('BAD_OPTION', `expected a positive number, got '${value}'`);
   return n;
-}
-
-/** The C library's words for an fs error ("read-only file system (EROFS)"), else its message. */
-function errnoText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const known = typeof e?.errno === 'number' ? getSystemErrorMap().get(e.errno) : undefined;
-  return known ? `${known[1]} (${known[0]})` : String(e?.message ?? err);
 }
 
 /** The run's output folder; `created` is the top-most folder this run made (null: it existed). */

@@ -15,13 +15,12 @@
 //   a file's contents. Schema 1 files are still read, with a warning (their best copy's hash
 //   and their kernels were not recorded).
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { getSystemErrorMap } from 'node:util';
 import { resolveBackend, type Backend, type BackendChoice } from '../../engine/index.js';
 import { checkData } from '../../data.js';
-import { readFileChecked } from '../../io.js';
+import { errnoText, readFileChecked, writeFileAtomic } from '../../io.js';
 import { SatrnnError, throwIfAborted, type SatrnnErrorCode } from '../../errors.js';
 import { Model, VOCAB, hiddenFromParamCount, paramCount, parseModel } from '../../model.js';
 import { trainInit, trainLr } from '../../engine/js/train.js';
@@ -422,32 +421,6 @@ export function checkpointView(options: ResolvedTrainOptions, dataSha256: string
   return { schema: CHECKPOINT_SCHEMA, options: resolveTrainOptions(options), dataSha256, state: { ...state, kernels: state.kernels ?? null } };
 }
 
-/** The C library's words for an fs error ("read-only file system (EROFS)"), else its message. */
-function errnoText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const known = typeof e?.errno === 'number' ? getSystemErrorMap().get(e.errno) : undefined;
-  return known ? `${known[1]} (${known[0]})` : String(e?.message ?? err);
-}
-
-/** Writes `bytes` to `file` whole or not at all: a hidden temp file beside it, fsync, rename. */
-function writeAtomic(file: string, bytes: Uint8Array | string, what: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new SatrnnError('WRITE_FAILED', `cannot write ${what} ${file}: ${errnoText(err)}`, { cause: err });
-  }
-}
-
 /**
  * Writes a checkpoint as `<base>.bin` (the current model, a normal model file),
  * `<base>.best.bin` (the best copy, if any) and `<base>.json` (options, state, kernels and
@@ -461,11 +434,11 @@ export function saveCheckpoint(cp: TrainCheckpoint, base: string): string {
   const c = checkCheckpoint(cp, 'checkpoint', 'BAD_OPTION');
   const H = c.state.hidden;
   const modelBytes = new Model(c.state.weights, H).toBytes();
-  writeAtomic(`${base}.bin`, modelBytes, 'checkpoint model');
+  writeFileAtomic(`${base}.bin`, modelBytes, 'checkpoint model');
   let bestSha256: string | null = null;
   if (c.state.bestWeights) {
     const bestBytes = new Model(c.state.bestWeights, H).toBytes();
-    writeAtomic(`${base}.best.bin`, bestBytes, 'checkpoint model');
+    writeFileAtomic(`${base}.best.bin`, bestBytes, 'checkpoint model');
     bestSha256 = sha256(bestBytes);
   }
   const meta = {
@@ -483,7 +456,7 @@ export function saveCheckpoint(cp: TrainCheckpoint, base: string): string {
     bestSha256,
   };
   const json = `${base}.json`;
-  writeAtomic(json, `${JSON.stringify(meta, null, 2)}\n`, 'checkpoint');
+  writeFileAtomic(json, `${JSON.stringify(meta, null, 2)}\n`, 'checkpoint');
   return json;
 }
 
