@@ -306,6 +306,53 @@ export async function* readInputBlocks(file: string, role: string, opts: InputRe
 }
 
 /**
+ * The first `max` bytes of a FIFO, without blocking a thread: opened non-blocking and read
+ * while data is there; EOF at once means no writer (or it closed); when a writer holds the
+ * FIFO open but has sent nothing, the rest is awaited on the event loop, so `signal`
+ * (Ctrl-C) ends the wait. A FIFO that gives no byte is `DATA_TOO_SHORT`.
+ *
+ * @throws SatrnnError as {@link inputError}; `DATA_TOO_SHORT`; `ABORTED`
+ */
+export async function readFifoPrefix(file: string, role: string, max: number, signal?: AbortSignal): Promise<Uint8Array> {
+  const out = new Uint8Array(max);
+  let n = 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw inputError(err, file, role);
+  }
+  try {
+    while (n < max) {
+      let r: number;
+      try {
+        r = readSync(fd, out, n, max - n, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw inputError(err, file, role);
+        // A writer, but no data yet: wait for it on the event loop (the socket owns fd now).
+        const net = await import('node:net');
+        const socket = new net.Socket({ fd, readable: true, writable: false });
+        fd = undefined;
+        for await (const b of streamBlocks(socket, signal)) {
+          const k = Math.min(b.length, max - n);
+          out.set(b.subarray(0, k), n);
+          n += k;
+          if (n === max) break;
+        }
+        break;
+      }
+      if (r === 0) break; // EOF: no writer, or it closed
+      n += r;
+    }
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (n === 0)
+    throw new SatrnnError('DATA_TOO_SHORT', `${role} path ${shown(file)} is a FIFO (named pipe) with no writer, or its writer sent nothing; start the writer first, or give a regular file`);
+  return out.subarray(0, n);
+}
+
+/**
  * A whole input in memory, read in blocks (interruptible): a regular file, or with
  * `opts.streams` stdin (`-`) or a FIFO. At most `maxBytes` (default {@link MAX_TEXT_BYTES}):
  * a larger regular file is refused before reading, a longer stream once it passes the limit.

@@ -2,7 +2,7 @@
 import { Analysis } from '../analysis.js';
 import { checkData } from '../data.js';
 import { SatrnnError } from '../errors.js';
-import { readFilePrefix } from '../io.js';
+import { readFifoPrefix, readFilePrefix, statInput } from '../io.js';
 import type { BackendChoice } from '../engine/index.js';
 import { type Model, REFERENCE_HIDDEN, loadModel } from '../model.js';
 
@@ -11,11 +11,12 @@ const ORIGINAL_READ = 1100;
 
 /**
  * The originals read one 1,100-byte buffer and use at most 1,024 bytes: only those 1,100 are
- * read, from a regular file, a device (/dev/zero gives 1,100 zeros) or a FIFO (opened
- * non-blocking: one with no writer is an error at once, not an endless wait).
+ * read, from a regular file, a device (/dev/zero gives 1,100 zeros) or a FIFO (read on the
+ * event loop, so Ctrl-C (`signal`) ends a wait for a silent writer; one with no writer is an
+ * error at once, not an endless wait).
  */
-export function readOriginalData(file: string, minBytes = 2): Uint8Array {
-  const bytes = readFilePrefix(file, 'data', ORIGINAL_READ);
+export async function readOriginalData(file: string, minBytes = 2, signal?: AbortSignal): Promise<Uint8Array> {
+  const bytes = statInput(file, 'data').isFIFO() ? await readFifoPrefix(file, 'data', ORIGINAL_READ, signal) : readFilePrefix(file, 'data', ORIGINAL_READ);
   return checkData(bytes.subarray(0, 1024), file, { minBytes });
 }
 
@@ -38,8 +39,8 @@ export function atoi(s: string): number {
 }
 
 /** The analysis of a `<data> <model>` program: the originals' input rules, the context's backend. */
-export function originalAnalysis(dataFile: string, modelFile: string, ctx: { backend?: BackendChoice; onWarning?: (m: string) => void }): Analysis {
-  const data = readOriginalData(dataFile);
+export async function originalAnalysis(dataFile: string, modelFile: string, ctx: { backend?: BackendChoice; onWarning?: (m: string) => void; signal?: AbortSignal }): Promise<Analysis> {
+  const data = await readOriginalData(dataFile, 2, ctx.signal);
   const model = readOriginalModel(modelFile, ctx.onWarning);
   return new Analysis({ model, data, ...(ctx.backend ? { backend: ctx.backend } : {}), ...(ctx.onWarning ? { onWarning: ctx.onWarning } : {}) });
 }

@@ -260,6 +260,17 @@ describe.skipIf(!isLinux).concurrent('CLI: Ctrl-C during endless or long reads e
     };
     expectInterrupted(await run(['knockout', '-m', ref, '-d', '-'], { stdin: pump, sigintAfter: 500 }));
   });
+  it('reproduce q3_neurons <FIFO whose writer sends nothing>: SIGINT during the wait -> 130', async () => {
+    // The q-programs' bounded read waits for the writer on the event loop, not in a blocking read.
+    const silent = path.join(dir, 'fifo-silent');
+    spawnSync('mkfifo', [silent]);
+    const writer = spawn('sh', ['-c', `exec 3>"${silent}"; sleep 60`], { stdio: 'ignore' });
+    try {
+      expectInterrupted(await run(['reproduce', 'q3_neurons', silent, ref], { sigintAfter: 500, openedFile: silent }));
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  });
   it('knockout -d <FIFO with no writer> waits, and SIGINT -> 130', async () => {
     expectInterrupted(await run(['knockout', '-m', small, '-d', fifo], { sigintAfter: 500, openedFile: fifo }));
   });
@@ -349,7 +360,7 @@ describe.skipIf(!isLinux)('API: the same inputs', () => {
     expect(await code(() => loadData(sparse4G))).toMatch(/^FILE_UNREADABLE: .*at most 1 GiB/);
     expect(loadData('/dev/zero', { maxBytes: 1024 })).toEqual(new Uint8Array(1024));
     expect(loadData(sparse4G, { maxBytes: 10 })).toEqual(new Uint8Array(10));
-    expect(readOriginalData('/dev/urandom').length).toBe(1024);
+    expect((await readOriginalData('/dev/urandom')).length).toBe(1024);
     expect(await code(() => withFifoWatchdog(() => readOriginalData(fifo)))).toMatch(/^DATA_TOO_SHORT: .*FIFO.*no writer/);
   });
   for (const backend of BACKENDS) {

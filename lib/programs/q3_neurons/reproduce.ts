@@ -6,5 +6,5 @@ import { NeuronSuite } from './experiment.js';
 import { formatNeuronSuiteText } from './format.js';
 
 export async function runQ3([dataFile, modelFile]: string[], ctx: ReproduceContext): Promise<string> {
-  return formatNeuronSuiteText(await new NeuronSuite().run(originalAnalysis(dataFile!, modelFile!, ctx), ctx));
+  return formatNeuronSuiteText(await new NeuronSuite().run(await originalAnalysis(dataFile!, modelFile!, ctx), ctx));
 }

@@ -6,5 +6,5 @@ import { PruneStudy } from './experiment.js';
 import { formatPruneStudyText } from './format.js';
 
 export async function runQ5([dataFile, modelFile]: string[], ctx: ReproduceContext): Promise<string> {
-  return formatPruneStudyText(await new PruneStudy().run(originalAnalysis(dataFile!, modelFile!, ctx), ctx));
+  return formatPruneStudyText(await new PruneStudy().run(await originalAnalysis(dataFile!, modelFile!, ctx), ctx));
 }
