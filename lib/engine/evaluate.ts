@@ -419,15 +419,26 @@ function checkModel(model: unknown): asserts model is Model {
 }
 
 /**
+ * Checked run options (undefined = none): an object whose `onProgress` is a function and
+ * whose `signal` is an AbortSignal. `shape` names the fields in the message.
+ * @internal
+ */
+export function checkRunOptions<T extends RunOptions>(opts: T | undefined, shape = '{ onProgress?, signal? }'): T {
+  if (opts === undefined) return {} as T;
+  if (opts === null || typeof opts !== 'object') throw new SatrnnError('BAD_OPTION', `run options must be an object ${shape} (got ${describeValue(opts)})`);
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new SatrnnError('BAD_OPTION', `onProgress must be a function (got ${describeValue(opts.onProgress)})`);
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new SatrnnError('BAD_OPTION', `signal must be an AbortSignal (got ${describeValue(opts.signal)})`);
+  return opts;
+}
+
+/**
  * Run options whose onProgress cannot break a run: a callback that throws stops the work
  * (through the abort signal) and its error becomes the run's rejection, instead of an
  * uncaught exception thrown from inside a progress tick.
  */
 function guardCallbacks(opts: RunOptions): RunOptions & { rethrow(): void } {
-  if (opts === null || typeof opts !== 'object') throw new SatrnnError('BAD_OPTION', `run options must be an object (got ${describeValue(opts)})`);
+  checkRunOptions(opts);
   const user = opts.onProgress;
-  if (user !== undefined && typeof user !== 'function') throw new SatrnnError('BAD_OPTION', `onProgress must be a function (got ${describeValue(user)})`);
-  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new SatrnnError('BAD_OPTION', `signal must be an AbortSignal (got ${describeValue(opts.signal)})`);
   let failure: { error: unknown } | undefined;
   const ac = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal;

@@ -4,7 +4,8 @@
 import type { Analysis, Variant as ReadoutVariant } from '../../analysis.js';
 import { wyColumnNorms } from '../../engine/model-stats.js';
 import type { RunOptions } from '../../engine/types.js';
-import { SatrnnError, describeValue } from '../../errors.js';
+import { checkRunOptions } from '../../engine/evaluate.js';
+import { SatrnnError } from '../../errors.js';
 import { VOCAB, type Model } from '../../model.js';
 import { exchangeSort, range } from '../../util/exchangeSort.js';
 import { batch, fuse, runBatch, type Batch } from '../batch.js';
@@ -23,13 +24,8 @@ export interface ExperimentRunOptions extends RunOptions {
  * The checked run options of an experiment (undefined = none).
  * @internal
  */
-export function checkRunOptions(opts: ExperimentRunOptions | undefined): ExperimentRunOptions {
-  if (opts === undefined) return {};
-  if (opts === null || typeof opts !== 'object') throw new SatrnnError('BAD_OPTION', `run options must be an object { baselineBpc?, onProgress?, signal? } (got ${describeValue(opts)})`);
-  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new SatrnnError('BAD_OPTION', `onProgress must be a function (got ${describeValue(opts.onProgress)})`);
-  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new SatrnnError('BAD_OPTION', `signal must be an AbortSignal (got ${describeValue(opts.signal)})`);
-  return opts;
-}
+export const checkExperimentOptions = (opts: ExperimentRunOptions | undefined): ExperimentRunOptions =>
+  checkRunOptions(opts, '{ baselineBpc?, onProgress?, signal? }');
 
 /** Percentage of the compression gap below 8 bpc that a variant keeps: 100·(8 − bpc)/(8 − baselineBpc); undefined when baselineBpc ≥ 8 (there is no gap). */
 export function pctOfGap(bpc: number, baselineBpc: number): number | undefined {
@@ -90,7 +86,7 @@ export class ReadoutKnockout {
   }
   /** Evaluates the batch on `an` in one pass. */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<ReadoutKnockoutResult> {
-    opts = checkRunOptions(opts);
+    opts = checkExperimentOptions(opts);
     return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
@@ -156,20 +152,31 @@ function checkRankingOptions(o: RankingOptions, what: string, hidden = Number.MA
 }
 
 /**
- * The checked prefix lengths of a ranking (default: the originals' schedule from `from`) and
- * one variant per length, made by `variant` from the prefix.
+ * The batch of a ranking's prefixes: the checked prefix lengths (default: the originals'
+ * schedule from `from`), one variant per length made by `variant` from the prefix (the
+ * baseline first unless given), and one row per length made by `row` from its length, bpc
+ * and the baseline.
  */
-function prefixVariants(
+function prefixBatch<R>(
   o: RankingOptions,
   hidden: number,
+  baselineBpc: number | undefined,
   from: number,
   what: string,
   variant: (prefix: number[]) => ReadoutVariant,
-): { counts: number[]; variants: ReadoutVariant[] } {
+  row: (k: number, bpc: number, baselineBpc: number) => R,
+): Batch<{ baselineBpc: number; rows: R[] }> {
   checkRankingOptions(o, what, hidden);
   const counts = [...(o.counts ?? defaultCounts(hidden, from))];
   checkCounts(counts, o.ranking.length, what);
-  return { counts, variants: counts.map((k) => variant(o.ranking.slice(0, k))) };
+  const b = withBaseline(
+    counts.map((k) => variant(o.ranking.slice(0, k))),
+    baselineBpc,
+  );
+  return batch(b.variants, (mean) => {
+    const B = b.baseline(mean);
+    return { baselineBpc: B, rows: counts.map((k, i) => row(k, mean[b.own + i]!, B)) };
+  });
 }
 
 /** One row of a cumulative knockout. */
@@ -203,20 +210,16 @@ export class CumulativeKnockout {
   }
   /** The variants (the baseline first unless given), as a fusable batch. */
   batch(hidden: number, baselineBpc?: number): Batch<CumulativeKnockoutResult> {
-    const { counts, variants } = prefixVariants(this.options, hidden, 0, 'cumulative knockout', (knockout) => ({ knockout }));
-    const b = withBaseline(variants, baselineBpc);
-    return batch(b.variants, (mean) => {
-      const B = b.baseline(mean);
-      const rows = counts.map((k, i) => {
-        const bpc = mean[b.own + i]!;
-        return { removed: k, bpc, deltaBpc: bpc - B, removedNeurons: this.options.ranking.slice(0, k) };
-      });
-      return { baselineBpc: B, rows };
-    });
+    return prefixBatch(this.options, hidden, baselineBpc, 0, 'cumulative knockout', (knockout) => ({ knockout }), (k, bpc, B) => ({
+      removed: k,
+      bpc,
+      deltaBpc: bpc - B,
+      removedNeurons: this.options.ranking.slice(0, k),
+    }));
   }
   /** Evaluates the batch on `an` in one pass. */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<CumulativeKnockoutResult> {
-    opts = checkRunOptions(opts);
+    opts = checkExperimentOptions(opts);
     return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
@@ -252,20 +255,16 @@ export class KeepTopK {
   }
   /** The variants (the baseline first unless given), as a fusable batch. */
   batch(hidden: number, baselineBpc?: number): Batch<KeepTopKResult> {
-    const { counts, variants } = prefixVariants(this.options, hidden, 1, 'keep-top-k', (keepOnly) => ({ keepOnly }));
-    const b = withBaseline(variants, baselineBpc);
-    return batch(b.variants, (mean) => {
-      const B = b.baseline(mean);
-      const rows = counts.map((k, i) => {
-        const bpc = mean[b.own + i]!;
-        return { k, bpc, deltaBpc: bpc - B, pctOfGap: pctOfGap(bpc, B) };
-      });
-      return { baselineBpc: B, rows };
-    });
+    return prefixBatch(this.options, hidden, baselineBpc, 1, 'keep-top-k', (keepOnly) => ({ keepOnly }), (k, bpc, B) => ({
+      k,
+      bpc,
+      deltaBpc: bpc - B,
+      pctOfGap: pctOfGap(bpc, B),
+    }));
   }
   /** Evaluates the batch on `an` in one pass. */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<KeepTopKResult> {
-    opts = checkRunOptions(opts);
+    opts = checkExperimentOptions(opts);
     return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
@@ -303,7 +302,7 @@ export class SignOnly {
   }
   /** Evaluates the batch on `an` in one pass. */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<SignOnlyResult> {
-    opts = checkRunOptions(opts);
+    opts = checkExperimentOptions(opts);
     return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
@@ -404,7 +403,7 @@ export class NeuronSuite {
 
   /** Runs the study; `opts.baselineBpc` is not needed (the first pass evaluates it). */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<NeuronSuiteResult> {
-    opts = checkRunOptions(opts);
+    opts = checkExperimentOptions(opts);
     const H = an.hidden;
     const top = this.options.top ?? Math.min(10, H); // the originals' 10, or every neuron of a smaller model
     if (!Number.isInteger(top) || top < 0 || top > H) throw new SatrnnError('BAD_OPTION', `top must be an integer in 0..${H} (got ${String(top)})`);

@@ -9,7 +9,7 @@ import { countAtLeast, magnitudes } from '../../engine/model-stats.js';
 import { SatrnnError, describeValue } from '../../errors.js';
 import { paramCount } from '../../model.js';
 import { batch, runBatch, type Batch } from '../batch.js';
-import { ReadoutKnockout, checkRunOptions, type ExperimentRunOptions, type ReadoutKnockoutResult } from '../q3_neurons/experiment.js';
+import { ReadoutKnockout, checkExperimentOptions, type ExperimentRunOptions, type ReadoutKnockoutResult } from '../q3_neurons/experiment.js';
 
 /** One pruned copy of a matrix. */
 export interface PruneRow {
@@ -189,7 +189,7 @@ export class PruneStudy {
 
   /** Runs the study (two passes); `opts.baselineBpc`, when given, saves the baseline variant. */
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<PruneStudyResult> {
-    opts = checkRunOptions(opts);
+    opts = checkExperimentOptions(opts);
     const H = an.hidden;
     const nK = H + (opts.baselineBpc === undefined ? 1 : 0);
     const p = this.plan(H);
