@@ -17,7 +17,7 @@
 // - Streamed reads (readInputBlocks: analysis texts, `-d -`) go block by block, check the
 //   caller's AbortSignal between blocks, and with `streams` also read stdin and FIFOs (a FIFO
 //   waits for its writer without blocking a thread, so Ctrl-C still stops it).
-import { closeSync, constants, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { open } from 'node:fs/promises';
@@ -395,28 +395,76 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
   for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
 }
 
+/** Flushes a folder's entries (a rename) to disk; not every file system supports it. */
+function syncFolder(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // best effort
+  }
+}
+
 /**
- * Writes `bytes` to `file` whole or not at all: a hidden temp file beside it (unique per
- * process and call), fsync, then a rename over `file`. On failure the temp file is removed
- * and an existing `file` is left as it was. (The CLI's `-o` writer, lib/cli/output.ts, adds
- * its checks against inputs, devices and the target's permissions.)
+ * Replaces `target` with `bytes` whole or not at all: a hidden temp file beside it (unique
+ * per process and call), fsync, a rename over `target`, then the folder synced. On failure
+ * the temp file is removed, an existing `target` is left as it was, and the fs error is
+ * rethrown as is (callers word the message).
+ *
+ * @param like - the file being replaced: the new one keeps its permissions (and, as root, its owner)
+ */
+export function replaceFile(target: string, bytes: Uint8Array, like?: Stats): void {
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  let fd: number | undefined;
+  let created = false;
+  try {
+    fd = openSync(tmp, 'wx', 0o666);
+    created = true;
+    if (like) {
+      fchmodSync(fd, like.mode & 0o7777);
+      if (process.getuid?.() === 0) {
+        try {
+          fchownSync(fd, like.uid, like.gid);
+        } catch {
+          // keep root's ownership
+        }
+      }
+    }
+    writeAll(fd, bytes);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, target);
+  } catch (err) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing
+      }
+    }
+    if (created) rmSync(tmp, { force: true });
+    throw err;
+  }
+  syncFolder(dir);
+}
+
+/**
+ * Writes `bytes` to `file` whole or not at all ({@link replaceFile}). (The CLI's `-o` writer,
+ * lib/cli/output.ts, adds its checks against inputs and devices.)
  *
  * @param what - what the file is, for the message ("model", "checkpoint")
  * @throws SatrnnError `WRITE_FAILED`, in the system's words
  */
 export function writeFileAtomic(file: string, bytes: Uint8Array | string, what: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   try {
-    const fd = openSync(tmp, 'wx', 0o666);
-    try {
-      writeAll(fd, typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
+    replaceFile(file, typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw new SatrnnError('WRITE_FAILED', `cannot write ${what} ${file}: ${errnoText(err)}`, { cause: err });
   }
 }

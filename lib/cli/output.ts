@@ -13,22 +13,15 @@ import {
   accessSync,
   closeSync,
   constants,
-  fchmodSync,
-  fchownSync,
-  fsyncSync,
   lstatSync,
   openSync,
   readlinkSync,
-  renameSync,
   statSync,
-  unlinkSync,
-  writeSync,
   type Stats,
 } from 'node:fs';
 import path from 'node:path';
-import { getSystemErrorMap } from 'node:util';
 import { SatrnnError } from '../errors.js';
-import { errnoText, writeAll } from '../io.js';
+import { errnoText, replaceFile, writeAll } from '../io.js';
 
 /** The files a command reads (models, data): `-o` may not name one. `undefined`, '' and '-' are skipped. */
 export type Inputs = readonly (string | undefined)[];
@@ -120,20 +113,6 @@ export function checkOutput(file: string, inputs: Inputs = []): OutputTarget | u
   return { path: target, existing, direct };
 }
 
-/** Flushes a folder's entries (the rename) to disk; not every file system supports it. */
-function syncFolder(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // best effort
-  }
-}
-
 /**
  * Writes `bytes` to `file` whole or not at all: a temp file in the same folder, fsync, then a
  * rename over `file` (which keeps its permissions). On failure the temp file is removed and
@@ -160,46 +139,11 @@ export function writeFileAtomic(file: string, bytes: Uint8Array, inputs: Inputs 
     }
     return;
   }
-  const dir = path.dirname(t.path);
-  const tmp = path.join(dir, `.${path.basename(t.path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
-  let fd: number | undefined;
-  let created = false;
   try {
-    fd = openSync(tmp, 'wx', 0o666);
-    created = true;
-    if (t.existing) {
-      fchmodSync(fd, t.existing.mode & 0o7777);
-      if (process.getuid?.() === 0) {
-        try {
-          fchownSync(fd, t.existing.uid, t.existing.gid);
-        } catch {
-          // keep root's ownership
-        }
-      }
-    }
-    writeAll(fd, bytes);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, t.path);
+    replaceFile(t.path, bytes, t.existing);
   } catch (err) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing
-      }
-    }
-    if (created) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // nothing more to do
-      }
-    }
     throw new SatrnnError('WRITE_FAILED', `cannot write ${file}: ${errnoText(err)}${t.existing ? ' (the existing file is unchanged)' : ''}`, { cause: err });
   }
-  syncFolder(dir);
 }
 
 /**
