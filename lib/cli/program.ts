@@ -11,7 +11,7 @@ import { VERSION } from '../version.js';
 import { expandModelPaths } from './common.js';
 import { registerInfo } from './info.js';
 import { checkOutput } from './output.js';
-import { PROGRAMS } from '../programs/index.js';
+import { COMMANDS, PROGRAMS } from '../programs/index.js';
 import { registerReproduce } from './reproduce.js';
 import { reproduceInputs } from './reproduce-run.js';
 
@@ -62,7 +62,7 @@ function commandInputs(cmd: Command): string[] {
 
 export async function buildProgram(): Promise<Command> {
   // The programs' commands load their modules in parallel; they register in registry order.
-  const registrars = await Promise.all(PROGRAMS.map((p) => p.loadCommand?.()));
+  const registrars = await Promise.all([...PROGRAMS, ...COMMANDS].map((p) => p.loadCommand?.()));
   const program = new Command();
   program
     .name('satrnn')

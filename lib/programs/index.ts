@@ -3,7 +3,7 @@
 // summary; the programs' modules (experiments, engine, trainer, CLI commands) load only when
 // one is run, so `satrnn reproduce q3_neurons …` loads nothing of q5 or the trainer.
 import { SatrnnError } from '../errors.js';
-import type { Program, ReproduceContext, ReproduceEntry } from './types.js';
+import type { Command, Program, ReproduceContext, ReproduceEntry } from './types.js';
 
 type Run = ReproduceEntry['run'];
 
@@ -40,6 +40,24 @@ export const PROGRAMS: readonly Program[] = [
   },
 ];
 
+/**
+ * The modern commands that have no original program (new experiments of this project):
+ * `satrnn roles`, `satrnn sweep` and its preset `satrnn prune`. Like the programs' commands,
+ * each loads its module only when the full CLI is built.
+ */
+export const COMMANDS: readonly Command[] = [
+  {
+    name: 'neuron_roles',
+    summary: 'what each neuron is for: readout, routing (through Wh), both, or nothing (knockouts in the readout, the recurrence and both)',
+    loadCommand: async () => (await import('./neuron_roles/cli.js')).registerRoles,
+  },
+  {
+    name: 'sweep',
+    summary: 'grids of keep-top-k, Wh/Wx magnitude thresholds and interventions over many models and texts (and the prune preset)',
+    loadCommand: async () => (await import('./sweep/cli.js')).registerSweep,
+  },
+];
+
 export function findProgram(name: string): Program {
   const p = PROGRAMS.find((x) => x.name === name);
   if (!p)
@@ -67,4 +85,4 @@ export async function reproduce(name: string, args: string[], ctx: ReproduceCont
   return r.run(args, ctx);
 }
 
-export type { Program, ReproduceContext, ReproduceEntry } from './types.js';
+export type { Command, Program, ReproduceContext, ReproduceEntry } from './types.js';

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command as Commander } from 'commander';
 import type { BackendChoice } from '../engine/index.js';
 import type { RunOptions } from '../engine/types.js';
 
@@ -33,5 +33,15 @@ export interface Program {
   /** How `satrnn reproduce <name>` runs it. */
   reproduce: ReproduceEntry;
   /** Loads the program's CLI module; resolves to the function that registers its modern command(s). */
-  loadCommand?: () => Promise<(program: Command) => void>;
+  loadCommand?: () => Promise<(program: Commander) => void>;
+}
+
+/** A modern command with no original program: its name, summary and lazily loaded registration. */
+export interface Command {
+  /** The command's registry name. */
+  name: string;
+  /** One line: what it computes. */
+  summary: string;
+  /** Loads the command's module; resolves to the function that registers its command(s). */
+  loadCommand: () => Promise<(program: Commander) => void>;
 }
