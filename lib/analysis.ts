@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { checkData } from './data.js';
 import { applyEdits, type WeightEdit } from './engine/edits.js';
-import { evaluate, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
+import { evaluate, type ChunkOutput, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
 import { resolveBackend, type Backend, type BackendChoice } from './engine/index.js';
 import type { TextSource } from './engine/source.js';
 import { USE, type ReadoutMethod, type RunOptions } from './engine/types.js';
@@ -46,14 +46,50 @@ export interface ReadoutVariant {
   signSnap?: readonly number[];
   /** Neurons read as -h in the readout. */
   negate?: readonly number[];
+  /** Neurons read as their mean over the base run (a float32 constant) in the readout. */
+  readMean?: readonly number[];
 }
 
-/** One evaluation: changes to the dynamics (weights, neurons, inputs) and to the readout. */
+/** An intervention on neuron j inside the recurrence: the engine's, or `mean` (the base run's mean of h_j). */
+export type VariantNeuron =
+  | NeuronIntervention
+  | {
+      /** The neuron j, 0 .. H-1. */
+      neuron: number;
+      /**
+       * h_j set after every step to its mean over the base run on the analysis' text (a double
+       * sum in t order of the float h_j, divided by the number of steps, rounded to float32).
+       */
+      mean: true;
+    };
+
+/** The donor run of an activation patch: another text, another model of the same H, or both. */
+export interface PatchSource {
+  /** The donor text (default: the analysis' text). A text of m bytes has positions 0 .. m-2. */
+  readonly data?: TextSource;
+  /** The donor model (default: the analysis' model); it must have the analysis model's H. */
+  readonly model?: Model;
+}
+
+/** An activation patch: h_j of the listed neurons, at the listed positions, taken from a donor run. */
+export interface PatchSpec {
+  /** The neurons patched (distinct, 0 .. H-1). */
+  readonly neurons: readonly number[];
+  /**
+   * Positions t (the state after input t, which predicts byte t + 1), ascending and distinct;
+   * default: every position of the analysis' text. Each must exist in the donor run too.
+   */
+  readonly positions?: readonly number[];
+  /** The donor run. */
+  readonly from: PatchSource;
+}
+
+/** One evaluation: changes to the dynamics (weights, neurons, inputs, patches) and to the readout. */
 export interface Variant extends ReadoutVariant {
   /** Weight edits applied before the dynamics run (the readout reads the edited Wy too: Wy is never edited here). */
   edits?: readonly WeightEdit[];
-  /** Interventions inside the recurrence. */
-  neurons?: readonly NeuronIntervention[];
+  /** Interventions inside the recurrence, after every step. */
+  neurons?: readonly VariantNeuron[];
   /** Input bytes replaced at absolute positions. */
   inputs?: readonly {
     /** Position t of the input, 0-based: the byte fed at step t instead of the text's. */
@@ -61,6 +97,29 @@ export interface Variant extends ReadoutVariant {
     /** The byte fed there, 0..255. */
     byte: number;
   }[];
+  /**
+   * Activation patches: at their positions the neurons' states are set to the donor run's,
+   * after the step's other interventions. Several patches of one variant must share their
+   * positions (they may differ in neurons and donors).
+   */
+  patch?: readonly PatchSpec[];
+}
+
+/** Options of {@link Analysis.evaluateVariants}. */
+export interface EvaluateVariantsOptions extends RunOptions {
+  /**
+   * Also return the bits of every prediction of each variant: `true` for every position, or
+   * positions `from` (inclusive) to `to` (exclusive; clipped to the text's end).
+   */
+  bits?: boolean | { from: number; to: number };
+}
+
+/** What {@link Analysis.evaluateVariants} returns. */
+export interface VariantsResult {
+  /** Mean bpc of each variant, in the order given. */
+  mean: Float64Array;
+  /** The bits of each variant's predictions in the requested range (`bits[v][t - from]`), with the `bits` option. */
+  bits?: Float64Array[];
 }
 
 /** Smallest positive normal float32, 2^-126. */
@@ -70,7 +129,7 @@ const HUGE_READOUT_WEIGHT = 1e6;
 /** A mean bpc this high means most predictions sit at the 1e-30 floor (99.66 bits): warn. */
 const FLOOR_DOMINATED_BPC = 32;
 
-const VARIANT_KEYS: ReadonlySet<string> = new Set(['knockout', 'keepOnly', 'signSnap', 'negate', 'edits', 'neurons', 'inputs']);
+const VARIANT_KEYS: ReadonlySet<string> = new Set(['knockout', 'keepOnly', 'signSnap', 'negate', 'readMean', 'edits', 'neurons', 'inputs', 'patch']);
 
 /**
  * Largest base trajectory an analysis keeps between passes (in-memory texts only; longer
@@ -179,9 +238,9 @@ export class Analysis {
     const x = v as Record<string, unknown>;
     for (const k of Object.keys(x))
       if (!VARIANT_KEYS.has(k)) throw new SatrnnError('BAD_OPTION', `variant ${i}: unknown field '${k}' (fields: ${[...VARIANT_KEYS].join(', ')})`);
-    for (const k of ['knockout', 'keepOnly', 'signSnap', 'negate', 'edits', 'neurons', 'inputs'])
+    for (const k of ['knockout', 'keepOnly', 'signSnap', 'negate', 'readMean', 'edits', 'neurons', 'inputs', 'patch'])
       if (x[k] !== undefined && !Array.isArray(x[k])) throw new SatrnnError('BAD_OPTION', `variant ${i}: ${k} must be an array (got ${describeValue(x[k])})`);
-    for (const k of ['edits', 'neurons', 'inputs'])
+    for (const k of ['edits', 'neurons', 'inputs', 'patch'])
       for (const e of (x[k] as unknown[] | undefined) ?? [])
         if (e === null || typeof e !== 'object') throw new SatrnnError('BAD_OPTION', `variant ${i}: every entry of ${k} must be an object (got ${describeValue(e)})`);
   }
@@ -195,6 +254,7 @@ export class Analysis {
     for (const j of v.knockout ?? []) out[this.neuron(j)] = USE.absent;
     for (const j of v.signSnap ?? []) if (out[this.neuron(j)] !== USE.absent) out[j] = USE.sign;
     for (const j of v.negate ?? []) if (out[this.neuron(j)] !== USE.absent) out[j] = USE.negated;
+    if (v.readMean?.length) throw new SatrnnError('BAD_OPTION', 'readMean is not available yet'); // TODO(lead): the readout's constant use code
   }
 
   private neuron(j: number): number {
@@ -206,11 +266,31 @@ export class Analysis {
   /**
    * Mean bpc of each variant, in one pass over the text: variants with identical dynamics
    * share a group; the base dynamics' trajectory statistics are collected on the way.
+   * (Mean ablations and patches first need the base run's means or a donor run: one more
+   * pass each, see {@link Analysis.evaluateVariants}.)
    */
   async meanBpc(variants: readonly Variant[], opts: RunOptions = {}): Promise<Float64Array> {
-    if (!Array.isArray(variants as unknown)) throw new SatrnnError('BAD_OPTION', `meanBpc takes an array of variants (got ${describeValue(variants)})`);
+    return (await this.evaluateVariants(variants, opts)).mean;
+  }
+
+  /**
+   * Mean bpc of each variant and, on request, the bits of every prediction in a range of
+   * positions. One pass over the text for the variants (identical dynamics share a forward
+   * pass), after a pass for the base run's statistics when a variant mean-ablates (unless
+   * already known) and one pass per patch donor (unless it is this analysis' own, small,
+   * cached run). Progress counts each pass from 0.
+   *
+   * @throws SatrnnError `BAD_OPTION` for malformed variants, indices out of range, a patch
+   *   donor of another H, positions past a text's end; `ABORTED`
+   */
+  async evaluateVariants(variants: readonly Variant[], opts: EvaluateVariantsOptions = {}): Promise<VariantsResult> {
+    if (!Array.isArray(variants as unknown)) throw new SatrnnError('BAD_OPTION', `variants must be an array (got ${describeValue(variants)})`);
     variants.forEach((v, i) => this.checkVariant(v, i));
+    const range = checkBitsRange(opts.bits);
+    const runOpts: RunOptions = { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
     const H = this.hidden;
+    const neuronLists = await this.resolveNeurons(variants, runOpts);
+    const patches = await this.resolvePatches(variants, runOpts);
     const groups: { dynamics: DynamicsSpec; members: number[]; key: string }[] = [];
     const byKey = new Map<string, number>();
     // Edited weights by edit list: made, hashed and compared with the model's once each.
@@ -220,7 +300,9 @@ export class Analysis {
       const dyn: DynamicsSpec = {};
       let key = baseKey;
       const hasEdits = (v.edits?.length ?? 0) > 0;
-      if (hasEdits || (v.neurons?.length ?? 0) > 0 || (v.inputs?.length ?? 0) > 0) {
+      const neurons = neuronLists[i];
+      const patch = patches[i];
+      if (hasEdits || neurons || (v.inputs?.length ?? 0) > 0 || patch) {
         let edited: { weights: Float32Array; digest: string; unchanged: boolean } | undefined;
         if (hasEdits) {
           const ek = JSON.stringify(v.edits, (_k, x: unknown) => (x instanceof Uint8Array ? createHash('sha1').update(x).digest('hex') : x));
@@ -232,20 +314,21 @@ export class Analysis {
           }
           dyn.weights = edited.weights;
         }
-        if (v.neurons?.length) dyn.neurons = v.neurons;
-        if (v.inputs?.length) {
-          dyn.inputs = v.inputs;
-          // Only inputs differ: the variant equals the base run until its first substitution,
-          // so it starts there from the base state, reading the base states before it.
-          const p = Math.min(...v.inputs.map((x) => x.position));
-          if (!hasEdits && !v.neurons?.length && this.baseStates && Number.isInteger(p) && p > 0 && p * H <= this.baseStates.length)
+        if (neurons) dyn.neurons = neurons;
+        if (v.inputs?.length) dyn.inputs = v.inputs;
+        if (patch) (dyn as DynamicsSpec & { patch?: unknown }).patch = patch.spec; // TODO(lead): typed once the engine's patch lands
+        if (!hasEdits && !neurons && this.baseStates) {
+          // Only inputs or patches differ: the variant equals the base run until the first of
+          // them, so it starts there from the base state, reading the base states before it.
+          const p = Math.min(...(v.inputs ?? []).map((x) => x.position), patch?.spec.positions[0] ?? Infinity);
+          if (Number.isInteger(p) && p > 0 && p * H <= this.baseStates.length)
             dyn.start = { position: p, state: this.baseStates.slice((p - 1) * H, p * H), prefix: this.baseStates };
         }
         key = createHash('sha1')
-          .update(`${edited?.digest ?? ''}/${JSON.stringify([v.neurons ?? [], v.inputs ?? []])}`)
+          .update(`${edited?.digest ?? ''}/${JSON.stringify([neurons ?? [], v.inputs ?? []])}/${patch?.digest ?? ''}`)
           .digest('hex');
         // Edits that change nothing (threshold 0, say) leave the base dynamics.
-        if (!v.neurons?.length && !v.inputs?.length && edited?.unchanged) key = baseKey;
+        if (!neurons && !v.inputs?.length && !patch && edited?.unchanged) key = baseKey;
       }
       let gi = byKey.get(key);
       if (gi === undefined) {
@@ -266,6 +349,8 @@ export class Analysis {
       if (this.baseStates && this.baseStats) return { states: this.baseStates, use };
       return { use, stats: this.baseStats === undefined, ...(keep ? { keepStates: keep } : {}) };
     });
+    // Per-position bits, collected chunk by chunk for the requested range.
+    const pieces: Float64Array[][] | undefined = range ? variants.map(() => []) : undefined;
     const res = await evaluate(
       this.backend,
       {
@@ -274,8 +359,22 @@ export class Analysis {
         groups: specs,
         method: this.readoutMethod,
         ...(this.chunkSize !== undefined ? { chunkSize: this.chunkSize } : {}),
+        ...(pieces
+          ? {
+              stream: { bits: true },
+              onChunk: (out: ChunkOutput) => {
+                const a = Math.max(range!.from, out.pos0);
+                const b = Math.min(range!.to, out.pos0 + out.steps);
+                if (a >= b) return;
+                groups.forEach((g, gi) => {
+                  const bits = out.groups[gi]!.bits!;
+                  g.members.forEach((vi, k) => pieces[vi]!.push(bits.slice(k * out.steps + (a - out.pos0), k * out.steps + (b - out.pos0))));
+                });
+              },
+            }
+          : {}),
       },
-      opts,
+      runOpts,
     );
     if (keep) this.baseStates = keep;
     this.predictionCount = res.predictions;
@@ -285,6 +384,8 @@ export class Analysis {
       for (const s of v.inputs ?? [])
         if (s.position >= res.predictions)
           throw new SatrnnError('BAD_OPTION', `input position ${s.position} is past the text's last input (position ${res.predictions - 1}; the text has ${res.predictions + 1} bytes)`);
+    if (range && range.from >= res.predictions)
+      throw new SatrnnError('BAD_OPTION', `bits range starts at position ${range.from}, past the text's last position ${res.predictions - 1}`);
     const mean = new Float64Array(variants.length);
     groups.forEach((g, gi) => {
       const r = res.groups[gi]!;
@@ -299,7 +400,135 @@ export class Analysis {
           `${this.model.source}: the intact model scores ${mean[i]!.toFixed(2)} bpc on this text (uniform guessing scores 8): most predictions sit at the 1e-30 probability floor (99.66 bits each), so bpc differences say little; check the model`,
         );
     });
-    return mean;
+    return { mean, ...(pieces ? { bits: pieces.map(concat) } : {}) };
+  }
+
+  /** Each variant's neuron interventions for the engine (means resolved to clamps), or undefined for none. */
+  private async resolveNeurons(variants: readonly Variant[], opts: RunOptions): Promise<(NeuronIntervention[] | undefined)[]> {
+    const needsMean = variants.some((v) => v.neurons?.some((n) => n !== null && typeof n === 'object' && 'mean' in n));
+    const means = needsMean ? (await this.trajectoryStats(opts) as TrajectoryStats & { mean?: Float64Array }).mean : undefined; // TODO(lead): typed once the engine's mean lands
+    return variants.map((v) =>
+      v.neurons?.length
+        ? v.neurons.map((n) => {
+            if (!('mean' in n)) return n;
+            if (n.mean !== true) throw new SatrnnError('BAD_OPTION', `neuron ${String(n.neuron)}: mean must be true (a mean ablation)`);
+            // The mean over the base run, rounded to float32 (the value a state can hold).
+            return { neuron: n.neuron, clamp: Math.fround(means![this.neuron(n.neuron)]!) };
+          })
+        : undefined,
+    );
+  }
+
+  /**
+   * Each variant's patch for the engine (positions, neurons, donor values and a digest of
+   * them), from one pass per donor run, or undefined for none.
+   */
+  private async resolvePatches(variants: readonly Variant[], opts: RunOptions): Promise<({ spec: { positions: number[]; neurons: number[]; values: Float32Array }; digest: string } | undefined)[]> {
+    if (!variants.some((v) => v.patch?.length)) return variants.map(() => undefined);
+    const H = this.hidden;
+    // Positions of each variant's patches (shared by its patches), checked.
+    const positionsOf = new Map<Variant, number[]>();
+    let all: number[] | undefined;
+    for (const [i, v] of variants.entries()) {
+      if (!v.patch?.length) continue;
+      let shared: number[] | undefined;
+      for (const [k, p] of v.patch.entries()) {
+        const at = `variant ${i}, patch ${k}`;
+        if (p === null || typeof p !== 'object' || !Array.isArray(p.neurons) || p.neurons.length === 0)
+          throw new SatrnnError('BAD_OPTION', `${at}: expected { neurons: [j, …], positions?, from: { data?, model? } }`);
+        if (p.from === null || typeof p.from !== 'object') throw new SatrnnError('BAD_OPTION', `${at}: from must be { data?, model? } (the donor run)`);
+        if (p.from.model !== undefined) {
+          if (!(p.from.model instanceof Model)) throw new SatrnnError('BAD_OPTION', `${at}: from.model must be a Model (got ${describeValue(p.from.model)})`);
+          if (p.from.model.hidden !== H)
+            throw new SatrnnError('BAD_OPTION', `${at}: the donor model ${p.from.model.source} has H=${p.from.model.hidden}; the analysis' model has H=${H} (a patch needs the same H)`);
+        }
+        let pos: number[];
+        if (p.positions === undefined) {
+          if (this.predictionCount === undefined) await this.trajectoryStats(opts);
+          all ??= Array.from({ length: this.predictions }, (_, t) => t);
+          pos = all;
+        } else {
+          if (!Array.isArray(p.positions) || p.positions.length === 0) throw new SatrnnError('BAD_OPTION', `${at}: positions must be a non-empty array (omit it to patch every position)`);
+          p.positions.forEach((t, q) => {
+            if (!Number.isInteger(t) || t < 0 || (q > 0 && !(t > p.positions![q - 1]!)))
+              throw new SatrnnError('BAD_OPTION', `${at}: positions must be ascending, distinct, non-negative integers (got ${String(t)} at index ${q})`);
+          });
+          pos = [...p.positions];
+        }
+        if (shared && (shared.length !== pos.length || shared.some((t, q) => t !== pos[q])))
+          throw new SatrnnError('BAD_OPTION', `${at}: the patches of one variant must share their positions (use one variant per position set)`);
+        shared = pos;
+      }
+      positionsOf.set(v, shared!);
+    }
+    // One pass per donor run: the donor's states at the union of positions, for the union of neurons.
+    interface Donor { data: TextSource; model: Model; positions: Set<number>; neurons: Set<number>; index?: Map<number, number>; cols?: number[]; values?: Float32Array }
+    const donors: Donor[] = [];
+    const donorOf = (src: PatchSource): Donor => {
+      const data = src.data ?? this.data;
+      const model = src.model ?? this.model;
+      let d = donors.find((x) => x.data === data && x.model === model);
+      if (!d) donors.push((d = { data, model, positions: new Set(), neurons: new Set() }));
+      return d;
+    };
+    for (const v of variants)
+      for (const p of v.patch ?? []) {
+        const d = donorOf(p.from);
+        for (const t of positionsOf.get(v)!) d.positions.add(t);
+        for (const j of p.neurons) d.neurons.add(this.neuron(j));
+      }
+    for (const d of donors) {
+      const pos = [...d.positions].sort((a, b) => a - b);
+      d.index = new Map(pos.map((t, q) => [t, q]));
+      d.cols = [...d.neurons].sort((a, b) => a - b);
+      const K = d.cols.length;
+      const values = (d.values = new Float32Array(pos.length * K));
+      const fill = (states: Float32Array, pos0: number, steps: number): void => {
+        for (let t = pos0; t < pos0 + steps; t++) {
+          const q = d.index!.get(t);
+          if (q === undefined) continue;
+          d.cols!.forEach((j, k) => (values[q * K + k] = states[(t - pos0) * H + j]!));
+        }
+      };
+      const last = pos[pos.length - 1]!;
+      if (d.data === this.data && d.model === this.model && this.baseStates && last * H < this.baseStates.length) {
+        fill(this.baseStates, 0, this.baseStates.length / H);
+        continue;
+      }
+      if (d.data instanceof Uint8Array && d.data !== this.data) checkData(d.data, 'patch donor data');
+      const r = await evaluate(
+        this.backend,
+        { model: d.model, text: d.data, groups: [{}], stream: { states: true }, onChunk: (out) => fill(out.groups[0]!.states!, out.pos0, out.steps), ...(this.chunkSize !== undefined ? { chunkSize: this.chunkSize } : {}) },
+        opts,
+      );
+      if (last >= r.predictions)
+        throw new SatrnnError('BAD_OPTION', `patch position ${last} is past the donor text's end (it has ${r.predictions + 1} bytes: positions 0..${r.predictions - 1})`);
+    }
+    return variants.map((v) => {
+      if (!v.patch?.length) return undefined;
+      const positions = positionsOf.get(v)!;
+      const neurons: number[] = [];
+      const sources: Donor[] = [];
+      for (const p of v.patch)
+        for (const j of p.neurons) {
+          if (neurons.includes(j)) throw new SatrnnError('BAD_OPTION', `neuron ${j} is patched twice in one variant`);
+          neurons.push(j);
+          sources.push(donorOf(p.from));
+        }
+      const K = neurons.length;
+      const values = new Float32Array(positions.length * K);
+      positions.forEach((t, q) =>
+        neurons.forEach((j, k) => {
+          const d = sources[k]!;
+          values[q * K + k] = d.values![d.index!.get(t)! * d.cols!.length + d.cols!.indexOf(j)]!;
+        }),
+      );
+      const digest = createHash('sha1')
+        .update(JSON.stringify([positions, neurons]))
+        .update(new Uint8Array(values.buffer))
+        .digest('hex');
+      return { spec: { positions, neurons, values }, digest };
+    });
   }
 
   /** Statistics of the unmodified trajectory (mean |h_j|, saturation, sign flips, …): from the first batch that included the base dynamics, or a pass of its own. */
@@ -318,6 +547,25 @@ export class Analysis {
   async meanAbsHidden(opts: RunOptions = {}): Promise<Float64Array> {
     return (await this.trajectoryStats(opts)).meanAbs;
   }
+}
+
+/** The checked `bits` option: undefined for none, else the range (to may pass the text's end). */
+function checkBitsRange(bits: EvaluateVariantsOptions['bits']): { from: number; to: number } | undefined {
+  if (bits === undefined || bits === false) return undefined;
+  if (bits === true) return { from: 0, to: Infinity };
+  if (bits === null || typeof bits !== 'object' || !Number.isInteger(bits.from) || !Number.isInteger(bits.to) || bits.from < 0 || bits.to <= bits.from)
+    throw new SatrnnError('BAD_OPTION', `bits must be true or a range { from, to } of positions with 0 <= from < to (got ${describeValue(bits)})`);
+  return bits;
+}
+
+function concat(parts: Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 function sameWeights(a: Float32Array, b: Float32Array): boolean {

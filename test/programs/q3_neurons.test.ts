@@ -81,7 +81,7 @@ describe('satrnn knockout', () => {
     const csv = cli('knockout', '-m', path.join(folder, 'm1.bin'), '-d', dataFile, '--csv', '--top', '4');
     expect(csv.status).toBe(0);
     const lines = csv.stdout.trim().split('\n');
-    expect(lines[0]).toBe('model_file,rank,neuron,baseline_bpc,bpc,delta_bpc,wy_norm,mean_abs_h');
+    expect(lines[0]).toBe('model_file,rank,neuron,baseline_bpc,bpc,delta_bpc,wy_norm,mean_abs_h,site,mode');
     expect(lines[1]!.split(',').slice(1, 3)).toEqual(['1', expect.stringMatching(/^\d$/)]);
     expect(lines).toHaveLength(5);
     const out = path.join(dir, 'table.txt');

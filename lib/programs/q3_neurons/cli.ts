@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_CORPUS, DEFAULT_MODEL } from '../../assets.js';
 import { SatrnnError } from '../../errors.js';
 import { Analysis } from '../../analysis.js';
-import { ReadoutKnockout, type ReadoutKnockoutResult } from './experiment.js';
+import { DynamicsKnockout, ReadoutKnockout, type KnockoutMode, type KnockoutResult, type KnockoutSite } from './experiment.js';
 import { formatKnockoutCsv, formatKnockoutTable, knockoutJson, type KnockoutRun } from './format-table.js';
 import { checkModelFile, loadModel } from '../../model.js';
 import { addBackendOptions, backendOptions, emit, expandModelPaths, interrupt, openDataSource, parseIntOption, warn, type BackendFlags } from '../../cli/common.js';
@@ -13,6 +13,8 @@ interface KnockoutFlags extends BackendFlags {
   model?: string[];
   data?: string;
   top?: number;
+  in?: KnockoutSite;
+  mode?: KnockoutMode;
   json?: boolean;
   csv?: boolean;
   output?: string;
@@ -23,10 +25,12 @@ const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest(
 export function registerKnockout(program: Command): void {
   const cmd = program
     .command('knockout')
-    .description('rank neurons by the bpc increase when their readout (Wy column) is removed')
+    .description('rank neurons by the bpc increase when each is knocked out: in the readout (its Wy column removed; default) or inside the dynamics')
     .addOption(new Option('-m, --model <file>', 'model file or folder of .bin files (repeatable; default: the embedded model)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .option('-d, --data <file>', "text to evaluate on (any bytes, at least 2, any length: read in chunks; '-' reads stdin; default: the embedded corpus)")
     .addOption(new Option('--top <n>', 'show only the N most important neurons').argParser(parseIntOption(1, 1 << 16)))
+    .addOption(new Option('--in <site>', 'where the knockout acts: readout (its Wy column; the original q3) or dynamics (h_j replaced after every step, so the next step does not see it either)').choices(['readout', 'dynamics']).default('readout'))
+    .addOption(new Option('--mode <mode>', "what replaces the neuron: zero, or mean (its mean over the intact run on this text)").choices(['zero', 'mean']).default('zero'))
     .option('--json', 'JSON output with provenance')
     .option('--csv', 'CSV output')
     .option('-o, --output <file>', 'write to a file instead of stdout');
@@ -48,9 +52,11 @@ export function registerKnockout(program: Command): void {
           const model = loadModel(file);
           const an = new Analysis({ model, data, backend: opts, onWarning: warn });
           const bar = progressBar(`knockout ${file}`);
-          let result: ReadoutKnockoutResult;
+          let result: KnockoutResult;
+          const site = flags.in ?? 'readout';
+          const experiment = site === 'readout' ? new ReadoutKnockout({ mode: flags.mode ?? 'zero' }) : new DynamicsKnockout({ mode: flags.mode ?? 'zero' });
           try {
-            result = await new ReadoutKnockout().run(an, { onProgress: bar.update, signal: interrupt.signal });
+            result = await experiment.run(an, { onProgress: bar.update, signal: interrupt.signal });
           } finally {
             bar.stop();
           }
@@ -66,7 +72,7 @@ export function registerKnockout(program: Command): void {
           isa: runs[0]!.isa,
           readoutMethod: 'certified',
           data: { file: dataFile, bytes: input.bytes, sha256: input.sha256 },
-          options: { top: top ?? null },
+          options: { top: top ?? null, in: flags.in ?? 'readout', mode: flags.mode ?? 'zero' },
         };
         return emit(`${JSON.stringify(knockoutJson(runs, provenance, top), null, 2)}\n`, flags.output, [...expandModelPaths(modelPaths), flags.data ?? DEFAULT_CORPUS]);
       }

@@ -5,7 +5,7 @@ import type { Analysis, Variant as ReadoutVariant } from '../../analysis.js';
 import { wyColumnNorms } from '../../engine/model-stats.js';
 import type { RunOptions } from '../../engine/types.js';
 import { checkRunOptions } from '../../engine/evaluate.js';
-import { SatrnnError } from '../../errors.js';
+import { SatrnnError, describeValue } from '../../errors.js';
 import { VOCAB, type Model } from '../../model.js';
 import { exchangeSort, range } from '../../util/exchangeSort.js';
 import { batch, fuse, runBatch, type Batch } from '../batch.js';
@@ -48,12 +48,31 @@ export interface NeuronKnockout {
   readonly meanAbsH: number;
 }
 
-/** Result of {@link ReadoutKnockout}. */
-export interface ReadoutKnockoutResult {
+/** Where a knockout acts: the readout only (q3's, the original) or inside the dynamics. */
+export type KnockoutSite = 'readout' | 'dynamics';
+/** What replaces a knocked-out neuron: 0, or its mean over the base run (rounded to float32). */
+export type KnockoutMode = 'zero' | 'mean';
+
+/** Options of {@link ReadoutKnockout} and {@link DynamicsKnockout}. */
+export interface KnockoutOptions {
+  /**
+   * What replaces the neuron (default 'zero'). In the readout, 'zero' removes its Wy column
+   * (q3's knockout) and 'mean' reads its mean over the base run instead of h_j; in the
+   * dynamics, h_j is set to 0 or to that mean after every step.
+   */
+  readonly mode?: KnockoutMode;
+}
+
+/** Result of {@link ReadoutKnockout} and {@link DynamicsKnockout}. */
+export interface KnockoutResult {
   /** Hidden units H. */
   readonly hidden: number;
   /** Predictions evaluated (text length − 1). */
   readonly predictions: number;
+  /** Where the knockout acted. */
+  readonly site: KnockoutSite;
+  /** What replaced the neuron. */
+  readonly mode: KnockoutMode;
   /** Mean bpc of the intact model. */
   readonly baselineBpc: number;
   /** One entry per neuron, in index order: `neurons[j].neuron === j`. */
@@ -62,13 +81,19 @@ export interface ReadoutKnockoutResult {
   readonly ranking: readonly number[];
 }
 
+/** The result of a readout knockout (the name of {@link KnockoutResult} before dynamics knockouts existed). */
+export type ReadoutKnockoutResult = KnockoutResult;
+
 /** Importance order: exchange sort of 0..H-1, swapping when delta[b] > delta[a]. */
 function rankByDelta(deltas: ArrayLike<number>): number[] {
   return exchangeSort(range(deltas.length), (b, a) => deltas[b]! > deltas[a]!);
 }
 
-/** A baseline variant first unless the baseline is given: returns the variants and how to read the baseline back. */
-function withBaseline(variants: ReadoutVariant[], baselineBpc: number | undefined): { variants: ReadoutVariant[]; own: number; baseline: (mean: Float64Array) => number } {
+/**
+ * A baseline variant first unless the baseline is given: returns the variants and how to read the baseline back.
+ * @internal
+ */
+export function withBaseline(variants: ReadoutVariant[], baselineBpc: number | undefined): { variants: ReadoutVariant[]; own: number; baseline: (mean: Float64Array) => number } {
   if (baselineBpc !== undefined) {
     if (typeof baselineBpc !== 'number' || !Number.isFinite(baselineBpc) || baselineBpc < 0)
       throw new SatrnnError('BAD_OPTION', `baselineBpc must be a finite number >= 0 (got ${String(baselineBpc)})`);
@@ -77,23 +102,71 @@ function withBaseline(variants: ReadoutVariant[], baselineBpc: number | undefine
   return { variants: [{}, ...variants], own: 1, baseline: (mean) => mean[0]! };
 }
 
-/** Knock out each neuron's readout column in turn (dynamics unchanged); Δbpc ranks the neurons. */
+function checkKnockoutOptions(o: KnockoutOptions | undefined, what: string): KnockoutMode {
+  if (o === undefined) return 'zero';
+  if (o === null || typeof o !== 'object') throw new SatrnnError('BAD_OPTION', `${what} options must be an object { mode? } (got ${describeValue(o)})`);
+  const mode = o.mode ?? 'zero';
+  if (mode !== 'zero' && mode !== 'mean') throw new SatrnnError('BAD_OPTION', `${what}: mode must be 'zero' or 'mean' (got ${describeValue(o.mode)})`);
+  return mode;
+}
+
+/** The batch of a per-neuron knockout at `site` with `mode`. */
+function knockoutBatch(site: KnockoutSite, mode: KnockoutMode, hidden: number, baselineBpc: number | undefined): Batch<KnockoutResult> {
+  const variant = (j: number): ReadoutVariant =>
+    site === 'readout'
+      ? mode === 'zero'
+        ? { knockout: [j] }
+        : { readMean: [j] }
+      : { neurons: [mode === 'zero' ? { neuron: j, clamp: 0 } : { neuron: j, mean: true }] };
+  const b = withBaseline(range(hidden).map(variant), baselineBpc);
+  return batch(b.variants, async (m, an) => knockoutResult(an, site, mode, b.baseline(m), m.subarray(b.own), await an.meanAbsHidden()));
+}
+
+/**
+ * Knock out each neuron's readout in turn (dynamics unchanged): its Wy column removed
+ * (q3's knockout, the default) or, with `mode: 'mean'`, its state read as its mean over
+ * the base run. Δbpc ranks the neurons.
+ */
 export class ReadoutKnockout {
+  private readonly mode: KnockoutMode;
+  /** @param options - what replaces the neuron (default: its Wy column removed). */
+  constructor(options?: KnockoutOptions) {
+    this.mode = checkKnockoutOptions(options, 'ReadoutKnockout');
+  }
   /** The baseline (unless given) and one knockout per neuron, as a fusable batch. */
-  batch(hidden: number, baselineBpc?: number): Batch<ReadoutKnockoutResult> {
-    const b = withBaseline(knockoutVariants(hidden), baselineBpc);
-    return batch(b.variants, async (m, an) => knockoutResult(an, b.baseline(m), m.subarray(b.own), await an.meanAbsHidden()));
+  batch(hidden: number, baselineBpc?: number): Batch<KnockoutResult> {
+    return knockoutBatch('readout', this.mode, hidden, baselineBpc);
   }
   /** Evaluates the batch on `an` in one pass. */
-  async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<ReadoutKnockoutResult> {
+  async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<KnockoutResult> {
     opts = checkExperimentOptions(opts);
     return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
   }
 }
 
-const knockoutVariants = (hidden: number): ReadoutVariant[] => range(hidden).map((j) => ({ knockout: [j] }));
+/**
+ * Knock out each neuron inside the dynamics in turn: h_j set to 0 (default) or to its mean
+ * over the base run after every step, so neither the readout nor the next step sees it (H
+ * forward passes, batched across threads). Δbpc ranks the neurons.
+ */
+export class DynamicsKnockout {
+  private readonly mode: KnockoutMode;
+  /** @param options - what replaces the neuron (default 0). */
+  constructor(options?: KnockoutOptions) {
+    this.mode = checkKnockoutOptions(options, 'DynamicsKnockout');
+  }
+  /** The baseline (unless given) and one knockout per neuron, as a fusable batch. */
+  batch(hidden: number, baselineBpc?: number): Batch<KnockoutResult> {
+    return knockoutBatch('dynamics', this.mode, hidden, baselineBpc);
+  }
+  /** Evaluates the batch on `an` (the base run's means first, for mode 'mean'). */
+  async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<KnockoutResult> {
+    opts = checkExperimentOptions(opts);
+    return runBatch(an, this.batch(an.hidden, opts.baselineBpc), opts);
+  }
+}
 
-function knockoutResult(an: Analysis, baselineBpc: number, knocked: ArrayLike<number>, meanAbsH: Float64Array): ReadoutKnockoutResult {
+function knockoutResult(an: Analysis, site: KnockoutSite, mode: KnockoutMode, baselineBpc: number, knocked: ArrayLike<number>, meanAbsH: Float64Array): KnockoutResult {
   const norms = wyColumnNorms(an.model);
   const deltas = range(an.hidden).map((j) => knocked[j]! - baselineBpc);
   const ranking = rankByDelta(deltas);
@@ -107,7 +180,7 @@ function knockoutResult(an: Analysis, baselineBpc: number, knocked: ArrayLike<nu
     wyNorm: norms[j]!,
     meanAbsH: meanAbsH[j]!,
   }));
-  return { hidden: an.hidden, predictions: an.predictions, baselineBpc, neurons, ranking };
+  return { hidden: an.hidden, predictions: an.predictions, site, mode, baselineBpc, neurons, ranking };
 }
 
 /** The originals' row schedule: 0..20, then every 10th, then H (clipped to H). */
@@ -415,14 +488,14 @@ export class NeuronSuite {
       opts.onProgress?.(offset + (all > 0 ? Math.round((size * done) / all) : 0), total);
     // One pass: the baseline (unless given), every knockout and every sign snap; both
     // results are read against the same baseline.
-    const b = withBaseline([...knockoutVariants(H), ...signVariants(H)], opts.baselineBpc);
+    const b = withBaseline([...range(H).map((j): ReadoutVariant => ({ knockout: [j] })), ...signVariants(H)], opts.baselineBpc);
     const first = b.variants.length;
     const [knockout, signOnly] = await runBatch(
       an,
       batch(b.variants, async (m, a) => {
         const B = b.baseline(m);
         const meanAbsH = await a.meanAbsHidden();
-        return [knockoutResult(a, B, m.subarray(b.own, b.own + H), meanAbsH), signOnlyResult(B, m.subarray(b.own + H), meanAbsH)] as const;
+        return [knockoutResult(a, 'readout', 'zero', B, m.subarray(b.own, b.own + H), meanAbsH), signOnlyResult(B, m.subarray(b.own + H), meanAbsH)] as const;
       }),
       { ...opts, onProgress: progress(0, first) },
     );

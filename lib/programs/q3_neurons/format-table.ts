@@ -1,7 +1,7 @@
 // Modern formats of the readout knockout (`satrnn knockout`): an aligned text table, CSV and
 // JSON. Column and key names follow README's glossary: the same word in camelCase (API,
 // JSON) and snake_case (CSV, text headers).
-import type { ReadoutKnockoutResult } from './experiment.js';
+import type { KnockoutMode, KnockoutResult, KnockoutSite } from './experiment.js';
 import { sprintf } from '../../format/printf.js';
 import { VERSION } from '../../version.js';
 
@@ -12,14 +12,14 @@ export interface KnockoutRun {
   /** sha256 of the model's bytes. */
   readonly sha256: string;
   /** The model's knockout. */
-  readonly result: ReadoutKnockoutResult;
+  readonly result: KnockoutResult;
 }
 
 /** Aligned, human-readable knockout table for one model (rank order, the `top` first). */
 export function formatKnockoutTable(run: KnockoutRun, top?: number): string {
   const r = run.result;
   const lines = [
-    `model_file ${run.modelFile}: hidden ${r.hidden}, predictions ${r.predictions}, baseline_bpc ${sprintf('%.4f', r.baselineBpc)}`,
+    `model_file ${run.modelFile}: hidden ${r.hidden}, predictions ${r.predictions}, baseline_bpc ${sprintf('%.4f', r.baselineBpc)}${r.site === 'readout' && r.mode === 'zero' ? '' : `, knockout in ${r.site}, mode ${r.mode}`}`,
     '  rank  neuron      bpc  delta_bpc  wy_norm  mean_abs_h',
   ];
   for (const j of r.ranking.slice(0, top)) {
@@ -30,7 +30,7 @@ export function formatKnockoutTable(run: KnockoutRun, top?: number): string {
 }
 
 /** Header of {@link formatKnockoutCsv}. */
-export const KNOCKOUT_CSV_COLUMNS = ['model_file', 'rank', 'neuron', 'baseline_bpc', 'bpc', 'delta_bpc', 'wy_norm', 'mean_abs_h'] as const;
+export const KNOCKOUT_CSV_COLUMNS = ['model_file', 'rank', 'neuron', 'baseline_bpc', 'bpc', 'delta_bpc', 'wy_norm', 'mean_abs_h', 'site', 'mode'] as const;
 
 /** One CSV row per (model, neuron), models in the order given, neurons in rank order; full-precision numbers. */
 export function formatKnockoutCsv(runs: readonly KnockoutRun[], top?: number): string {
@@ -39,7 +39,7 @@ export function formatKnockoutCsv(runs: readonly KnockoutRun[], top?: number): s
   for (const { modelFile, result: r } of runs)
     for (const j of r.ranking.slice(0, top)) {
       const n = r.neurons[j]!;
-      rows.push([q(modelFile), n.rank, j, r.baselineBpc, n.bpc, n.deltaBpc, n.wyNorm, n.meanAbsH].join(','));
+      rows.push([q(modelFile), n.rank, j, r.baselineBpc, n.bpc, n.deltaBpc, n.wyNorm, n.meanAbsH, r.site, r.mode].join(','));
     }
   return `${rows.join('\n')}\n`;
 }
@@ -68,6 +68,10 @@ export interface KnockoutProvenance {
   readonly options: {
     /** Neurons listed per model (null: all). */
     readonly top: number | null;
+    /** Where the knockout acted (`--in`). */
+    readonly in: KnockoutSite;
+    /** What replaced the neuron (`--mode`). */
+    readonly mode: KnockoutMode;
   };
 }
 
@@ -81,6 +85,8 @@ export function knockoutJson(runs: readonly KnockoutRun[], provenance: KnockoutP
       sha256,
       hidden: r.hidden,
       predictions: r.predictions,
+      site: r.site,
+      mode: r.mode,
       baselineBpc: r.baselineBpc,
       ranking: r.ranking.slice(0, top),
       neurons: r.ranking.slice(0, top).map((j) => r.neurons[j]),
