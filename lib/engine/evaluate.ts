@@ -46,12 +46,28 @@ export interface DynamicsSpec {
    * whole text and equal a full re-run's bit for bit. Statistics cover the steps it ran.
    */
   start?: {
-    /** Absolute position of the first input the dynamics feed. */
+    /** Absolute position of the first input the dynamics feed (at or before the first `patch` position). */
     position: number;
     /** The state before that input, `[H]` (copied). */
     state: Float32Array;
     /** The states of the positions before `position`, at least `[position*H]`. */
     prefix?: Float32Array;
+  };
+  /**
+   * Activation patching inside the recurrence: at each position `positions[p]`, neuron
+   * `neurons[k]` is set to `values[p*K + k]` (K = neurons.length) after the step and after
+   * the `neurons` interventions (the patch wins), so the readout at that position and the
+   * next step both see the patched value (e.g. states of a run on another text or another
+   * model). Every position must be one the text feeds (below its number of predictions,
+   * n - 1) and at or after a `start`.
+   */
+  patch?: {
+    /** Absolute positions t (the state after input t), ascending, distinct, non-negative integers. */
+    positions: readonly number[];
+    /** The patched neurons j, distinct, 0 .. H-1. */
+    neurons: readonly number[];
+    /** The values `[positions.length * neurons.length]`, position-major, finite (any magnitude; copied). */
+    values: Float32Array;
   };
 }
 
@@ -129,6 +145,8 @@ export interface EvaluateRequest {
 
 /** Per-neuron statistics of a trajectory (arrays `[H]`, indexed by neuron j) over the steps a group ran. */
 export interface TrajectoryStats {
+  /** Mean over t of h_t[j]: the float h_t[j] summed in double in t order, divided by the steps (meanAblate's value, rounded to float32 by the caller). */
+  mean: Float64Array;
   /** mean over t of |h_t[j]|, summed in double in t order (q3's mean|h_j|). */
   meanAbs: Float64Array;
   /** The float32 running sum of |h_t[j]| (q4_saturation's sumabs). */
@@ -175,6 +193,7 @@ const MAX_CHUNK = 1 << 20;
 
 function newStats(H: number): StatsAccumulators {
   return {
+    sum: new Float64Array(H),
     sumAbs: new Float64Array(H),
     sumAbsF32: new Float32Array(H),
     minAbs: new Float32Array(H).fill(2),
@@ -188,6 +207,74 @@ function checkNeuron(j: number, H: number, what: string): number {
   if (!Number.isInteger(j)) throw new SatrnnError('BAD_OPTION', `${what}: neuron index ${j} is not an integer`);
   if (j < 0 || j >= H) throw new SatrnnError('BAD_OPTION', `${what}: neuron index ${j} is out of range 0..${H - 1}`);
   return j;
+}
+
+/** A group's activation patch over the whole text, checked, and the first row no chunk has had yet. */
+interface TextPatch {
+  positions: Float64Array;
+  neurons: Uint32Array;
+  /** A private copy: the caller may reuse its array while the run goes on. */
+  values: Float32Array;
+  next: number;
+}
+
+/** The checked patch of a spec (after makeGroup, which checks `start`). */
+function makePatch(spec: GroupSpec, H: number): TextPatch | undefined {
+  const p = spec.dynamics?.patch;
+  if (p === undefined) return undefined;
+  const bad = (m: string): never => {
+    throw new SatrnnError('BAD_OPTION', m);
+  };
+  if (p === null || typeof p !== 'object' || !Array.isArray(p.positions) || !Array.isArray(p.neurons) || !(p.values instanceof Float32Array))
+    bad(`patch must be { positions: number[], neurons: number[], values: Float32Array of positions.length * neurons.length } (got ${describeValue(p)})`);
+  const { positions, neurons } = p;
+  positions.forEach((t, i) => {
+    if (!Number.isInteger(t) || t < 0) bad(`patch position ${t} must be a non-negative integer`);
+    if (i > 0 && !(t > positions[i - 1]!)) bad(`patch positions must be ascending and distinct (${positions[i - 1]} then ${t})`);
+  });
+  const seen = new Set<number>();
+  for (const j of neurons) {
+    if (seen.has(checkNeuron(j, H, 'patch'))) bad(`patch: neuron ${j} is listed twice; list each neuron once`);
+    seen.add(j);
+  }
+  const K = neurons.length;
+  const want = positions.length * K;
+  if (p.values.length !== want)
+    bad(`patch values have length ${p.values.length}; ${positions.length} positions x ${K} neurons need ${want} (position-major: values[p*${K} + k])`);
+  const values = p.values.slice();
+  const i = values.findIndex((v) => !Number.isFinite(v));
+  if (i >= 0) bad(`patch value ${values[i]} (position ${positions[Math.floor(i / K)]}, neuron ${neurons[i % K]}) must be finite`);
+  const start = spec.dynamics?.start?.position;
+  if (start !== undefined && positions.length > 0 && positions[0]! < start)
+    bad(`patch position ${positions[0]} is before the dynamics start ${start}: start at or before the first patch position`);
+  return { positions: Float64Array.from(positions), neurons: Uint32Array.from(neurons), values, next: 0 };
+}
+
+/** Hands a group the patch rows of the chunk: positions below `end` from where the last chunk stopped. */
+function patchRows(g: ChunkGroup, tp: TextPatch, end: number): void {
+  const a = tp.next;
+  let b = a;
+  while (b < tp.positions.length && tp.positions[b]! < end) b++;
+  tp.next = b;
+  if (a === b) {
+    delete g.patchPos;
+    delete g.patchNeurons;
+    delete g.patchValues;
+    return;
+  }
+  const K = tp.neurons.length;
+  g.patchPos = tp.positions.subarray(a, b);
+  g.patchNeurons = tp.neurons;
+  g.patchValues = tp.values.subarray(a * K, b * K);
+}
+
+/** Every patch position must be one the text feeds (below its `predictions`). */
+function checkPatchesReached(patches: readonly (TextPatch | undefined)[], predictions: number): void {
+  for (const tp of patches) {
+    const t = tp?.positions.find((x) => x >= predictions);
+    if (t !== undefined)
+      throw new SatrnnError('BAD_OPTION', `patch position ${t} is past the text's last input (position ${predictions - 1}; the text has ${predictions + 1} bytes)`);
+  }
 }
 
 /** The chunk group of a spec, with its carried arrays. */
@@ -272,6 +359,7 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
     throw new SatrnnError('BAD_OPTION', `groups must be an array of group objects (got ${describeValue(req.groups)})`);
   const H = model.hidden;
   const groups = req.groups.map((s) => makeGroup(model, s));
+  const patches = req.groups.map((s) => makePatch(s, H));
   // Weights stay editable after a Model is built: a NaN written since would give silently
   // wrong bits (every logit NaN, every prediction at the floor), so every call re-checks.
   const checked = new Set<Float32Array>();
@@ -282,7 +370,7 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
     }
   const guarded = guardCallbacks(opts);
   try {
-    const result = await run(backend, req, groups, guarded);
+    const result = await run(backend, req, groups, patches, guarded);
     guarded.rethrow(); // a callback that threw after the last chunk's work had started
     return result;
   } catch (err) {
@@ -291,7 +379,7 @@ export async function evaluate(backend: Backend, req: EvaluateRequest, opts: Run
   }
 }
 
-async function run(backend: Backend, req: EvaluateRequest, groups: ChunkGroup[], opts: RunOptions): Promise<EvaluateResult> {
+async function run(backend: Backend, req: EvaluateRequest, groups: ChunkGroup[], patches: (TextPatch | undefined)[], opts: RunOptions): Promise<EvaluateResult> {
   const { model } = req;
   const H = model.hidden;
   const stream = req.stream ?? {};
@@ -300,6 +388,9 @@ async function run(backend: Backend, req: EvaluateRequest, groups: ChunkGroup[],
   const method = req.method ?? 'certified';
   if (method !== 'certified' && method !== 'ordered') throw new SatrnnError('BAD_OPTION', `readout method must be 'certified' or 'ordered' (got '${String(method)}')`);
   const n = await knownLength(req.text);
+  const minBytes = req.minBytes ?? 2;
+  // A patch past the end fails before the work when the length is known (else after it).
+  if (n !== undefined && n >= minBytes) checkPatchesReached(patches, n - 1);
   const perPrediction = groups.reduce((s, g) => s + 1 + (g.totals?.length ?? 0), 0);
   const total = n !== undefined ? Math.max(0, n - 1) * perPrediction : 0;
   let doneBefore = 0;
@@ -332,6 +423,8 @@ async function run(backend: Backend, req: EvaluateRequest, groups: ChunkGroup[],
         start = 0; // every position is read out
       }
       if (!g.states && !spec.states) g.from = Math.min(T, Math.max(0, (st?.position ?? 0) - chunk.pos0));
+      const tp = patches[i];
+      if (tp) patchRows(g, tp, chunk.pos0 + T);
       let rows: number[] | undefined;
       if (spec.positions) {
         const sel = new Uint8Array(T);
@@ -385,9 +478,9 @@ async function run(backend: Backend, req: EvaluateRequest, groups: ChunkGroup[],
       })),
     });
   }
-  const minBytes = req.minBytes ?? 2;
   if (predictions + 1 < minBytes)
     throw new SatrnnError('DATA_TOO_SHORT', `${predictions === 0 ? 'at most 1 byte' : `${predictions + 1} bytes`} of data; at least ${minBytes} needed (n - 1 predictions are scored)`);
+  checkPatchesReached(patches, predictions);
   return {
     predictions,
     certified,
@@ -398,6 +491,7 @@ async function run(backend: Backend, req: EvaluateRequest, groups: ChunkGroup[],
       ...(g.stats
         ? {
             stats: {
+              mean: g.stats.sum.map((s) => s / g.stepsBefore!),
               meanAbs: g.stats.sumAbs.map((s) => s / g.stepsBefore!),
               sumAbsF32: g.stats.sumAbsF32,
               minAbs: g.stats.minAbs,

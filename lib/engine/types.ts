@@ -43,6 +43,8 @@ export type ReadoutMethod = 'ordered' | 'certified';
 
 /** Per-neuron trajectory statistics, accumulated across chunks (in/out). */
 export interface StatsAccumulators {
+  /** Sum of h_t[j] over t in double, in t order (the signed mean = sum / steps). */
+  sum: Float64Array;
   /** Sum of |h_t[j]| over t in double, in t order (mean |h| = sumAbs / steps). */
   sumAbs: Float64Array;
   /** The same sum in float32 (q4_saturation's sumabs). */
@@ -78,6 +80,20 @@ export interface ChunkGroup {
   substPos?: Float64Array;
   /** The bytes fed at `substPos`, one per position (same length). */
   substByte?: Uint8Array;
+  /**
+   * Activation patches: ascending, distinct absolute positions (integers stored as doubles)
+   * where the neurons `patchNeurons` are set to `patchValues` after the step, after `mode`
+   * (the patch wins), so the readout there and the next step see the patched values.
+   * `patchNeurons` and `patchValues` come with it.
+   */
+  patchPos?: Float64Array;
+  /** The patched neurons `[K]`, distinct, each below H. */
+  patchNeurons?: Uint32Array;
+  /**
+   * The patched values `[P*K]`, finite (any magnitude): `patchValues[p*K + k]` is neuron
+   * `patchNeurons[k]` at position `patchPos[p]`.
+   */
+  patchValues?: Float32Array;
   /** Trajectory statistics of this group's dynamics, updated in place (in/out). */
   stats?: StatsAccumulators;
   /**

@@ -18,6 +18,9 @@ bool run_dynamics(const DynamicsVariant& v, size_t H, const uint8_t* bytes, uint
   // First substitution at or after pos0.
   size_t s = 0;
   while (s < v.n_subst && v.subst_pos[s] < pos0) ++s;
+  // First patch at or after pos0.
+  size_t p = 0;
+  while (p < v.n_patch_pos && v.patch_pos[p] < pos0) ++p;
   for (size_t t = 0; t < steps; ++t) {
     if (t % kCancelEvery == 0 && cancel && cancel->load(std::memory_order_relaxed)) return false;
     uint8_t x = bytes[t];
@@ -29,10 +32,16 @@ bool run_dynamics(const DynamicsVariant& v, size_t H, const uint8_t* bytes, uint
         if (v.mode[j] == kNeuronClamp) hn[j] = v.value[j];
         else if (v.mode[j] == kNeuronSign) hn[j] = hn[j] >= 0.0f ? 1.0f : -1.0f;
       }
+    if (p < v.n_patch_pos && v.patch_pos[p] == pos0 + t) {
+      const float* row = v.patch_value + p * v.n_patch_neurons;
+      for (size_t k = 0; k < v.n_patch_neurons; ++k) hn[v.patch_neuron[k]] = row[k];
+      ++p;
+    }
     if (stats) {
       const bool first = steps_before + t == 0;
       for (size_t j = 0; j < H; ++j) {
         const float a = std::fabs(hn[j]);
+        stats->sum[j] = stats->sum[j] + static_cast<double>(hn[j]);
         stats->sum_abs[j] = stats->sum_abs[j] + static_cast<double>(a);
         stats->sum_abs_f32[j] = stats->sum_abs_f32[j] + a;
         if (a < stats->min_abs[j]) stats->min_abs[j] = a;

@@ -27,11 +27,21 @@ struct DynamicsVariant {
   const uint64_t* subst_pos = nullptr; // ascending absolute positions whose input byte is replaced
   const uint8_t* subst_byte = nullptr; // the bytes fed there instead
   size_t n_subst = 0;
+  // Activation patches: at the ascending absolute positions patch_pos[p], neuron
+  // patch_neuron[k] (distinct, < H) is set to patch_value[p * n_patch_neurons + k] after the
+  // step and after the `mode` interventions (the patch wins), so the readout at that position
+  // and the next step both see it. Values may lie outside [-1, 1] (the readout re-checks).
+  const uint64_t* patch_pos = nullptr;
+  const uint32_t* patch_neuron = nullptr;
+  const float* patch_value = nullptr;  // [n_patch_pos][n_patch_neurons]
+  size_t n_patch_pos = 0;
+  size_t n_patch_neurons = 0;
 };
 
 // Per-neuron statistics of a trajectory, accumulated over the steps in t order (in/out, so
 // chunks continue where the previous chunk stopped).
 struct TrajectoryStats {
+  double* sum;           // [H] sum of h_t[j] in double (the signed mean = sum / T)
   double* sum_abs;       // [H] sum of |h_t[j]| in double (q3's mean|h| = sum / T)
   float* sum_abs_f32;    // [H] the same sum in float (q4_saturation's sumabs)
   float* min_abs;        // [H] smallest |h_t[j]| (start: 2.0f)

@@ -53,11 +53,11 @@ template <> constexpr napi_typedarray_type kind<uint32_t>() { return napi_uint32
 //  - arrays on a SharedArrayBuffer cannot be detached or shrunk and their memory lives as
 //    long as the object, which a reference keeps: they are used in place (zero copies;
 //    the caller then owns any race with its own threads). The cancel flag must be one.
-// Values checked here (use codes, neuron modes, positions, select masks) are always read
-// from private copies, so no JS write can break a checked invariant. Job memory comes from
-// a pool (job_memory.h): copies cost memcpy speed, e.g. the weights at H = 128 (330 KB)
-// ~30 us against milliseconds for the smallest chunk; outputs are copied back only where
-// the kernels wrote them.
+// Values checked here (use codes, neuron modes, positions, select masks, patch neurons and
+// values) are always read from private copies, so no JS write can break a checked
+// invariant. Job memory comes from a pool (job_memory.h): copies cost memcpy speed, e.g.
+// the weights at H = 128 (330 KB) ~30 us against milliseconds for the smallest chunk;
+// outputs are copied back only where the kernels wrote them.
 
 // How a job uses a typed array argument.
 enum class Dir {
@@ -246,6 +246,22 @@ inline size_t get_size(Napi::Env env, const Napi::Object& o, const char* key, si
 
 inline size_t get_size_or(Napi::Env env, const Napi::Object& o, const char* key, size_t lo, size_t hi, size_t dflt) {
   return present(o, key) ? get_size(env, o, key, lo, hi) : dflt;
+}
+
+// Optional absolute positions `key` (a Float64Array of ascending, distinct, non-negative
+// integers below 2^53, as JS numbers hold them exactly): job memory, and their count in *n;
+// null (n = 0) when the key is absent. Read from a private copy, so the order holds.
+inline uint64_t* get_positions(Napi::Env env, const Napi::Object& o, const char* key, JobIo& io, size_t* n) {
+  *n = 0;
+  const double* pos = typed_opt<double>(env, o, key, io, Dir::Checked, SIZE_MAX, n);
+  if (!pos) return nullptr;
+  uint64_t* p = io.alloc<uint64_t>(*n);
+  for (size_t i = 0; i < *n; ++i) {
+    if (!(pos[i] >= 0 && pos[i] == std::floor(pos[i]) && pos[i] < 9007199254740992.0) || (i > 0 && !(pos[i] > pos[i - 1])))
+      range_error(env, std::string(key) + " must hold ascending non-negative integer positions");
+    p[i] = static_cast<uint64_t>(pos[i]);
+  }
+  return p;
 }
 
 // A finite number exactly representable as float32 (and > 0 when `positive`).

@@ -1,9 +1,9 @@
 // The engine's one native call: run({hidden, isa, method, threads, cancel?, bytes, pos0,
 // steps, groups: [...]}, onProgress?) -> Promise<{certified: boolean, fallbacks, work}>.
 // Each group is one variant of the dynamics (weights with edits applied, interventions,
-// input substitutions; or given states) plus the readout variants read from it, for one
-// chunk of positions. lib/engine/native.ts lowers the dynamics, readout and evaluate
-// requests onto it; the field names are those of lib/engine/types.ts.
+// input substitutions, activation patches; or given states) plus the readout variants read
+// from it, for one chunk of positions. lib/engine/native.ts lowers the dynamics, readout and
+// evaluate requests onto it; the field names are those of lib/engine/types.ts.
 #include <cmath>
 #include <memory>
 #include <string>
@@ -20,8 +20,9 @@ namespace {
 // Owned by the job: the parsed groups and their statistics views. Every pointer in them
 // is job memory (the JobIo moved into the Job; args.h "Memory of async jobs"); the inputs
 // whose values were validated here (use codes, neuron modes and values, select masks,
-// substitution positions) are private copies (Dir::Checked), so JS changing its arrays
-// while the job runs cannot break a checked invariant.
+// substitution and patch positions, patch neurons and values) are private copies
+// (Dir::Checked), so JS changing its arrays while the job runs cannot break a checked
+// invariant.
 struct RunState {
   EvalChunk chunk{};
   std::vector<EvalGroup> groups;
@@ -38,6 +39,26 @@ size_t checked_mul(Napi::Env env, size_t a, size_t b, const char* what) {
   size_t r;
   if (__builtin_mul_overflow(a, b, &r)) range_error(env, std::string(what) + " is too large");
   return r;
+}
+
+// Activation patches (patchPos, patchNeurons, patchValues: all three or none). The kernel
+// writes h[patchNeurons[k]] at every patch position, so the neurons are checked (< H) on a
+// private copy; the values too (finite), and the positions (ascending) by get_positions.
+void parse_patch(Napi::Env env, const Napi::Object& g, size_t H, JobIo& io, DynamicsVariant& d) {
+  if (!present(g, "patchPos") && !present(g, "patchNeurons") && !present(g, "patchValues")) return;
+  d.patch_pos = get_positions(env, g, "patchPos", io, &d.n_patch_pos);
+  if (!d.patch_pos) type_error(env, "patchPos must be a typed array (patchNeurons and patchValues come with it)");
+  const uint32_t* neurons = typed<uint32_t>(env, g, "patchNeurons", io, Dir::Checked, SIZE_MAX, &d.n_patch_neurons);
+  std::vector<uint8_t> seen(H, 0);
+  for (size_t k = 0; k < d.n_patch_neurons; ++k) {
+    if (neurons[k] >= H) range_error(env, "patchNeurons must hold neuron indices below hidden");
+    if (seen[neurons[k]]++) range_error(env, "patchNeurons must hold distinct neuron indices");
+  }
+  d.patch_neuron = neurons;
+  const float* values = typed<float>(env, g, "patchValues", io, Dir::Checked, checked_mul(env, d.n_patch_pos, d.n_patch_neurons, "patchValues length"));
+  for (size_t i = 0; i < d.n_patch_pos * d.n_patch_neurons; ++i)
+    if (!std::isfinite(values[i])) range_error(env, "patchValues must be finite");
+  d.patch_value = values;
 }
 
 void parse_group(Napi::Env env, const Napi::Object& g, RunState& s, JobIo& io, bool* reads_out) {
@@ -57,24 +78,15 @@ void parse_group(Napi::Env env, const Napi::Object& g, RunState& s, JobIo& io, b
       e.dyn.mode = mode;
       e.dyn.value = typed<float>(env, g, "value", io, Dir::Checked, H);
     }
-    size_t ns = 0;
-    const double* pos = typed_opt<double>(env, g, "substPos", io, Dir::Checked, SIZE_MAX, &ns);
-    if (pos) {
-      e.dyn.subst_byte = typed<uint8_t>(env, g, "substByte", io, Dir::In, ns);
-      uint64_t* p = io.alloc<uint64_t>(ns);
-      for (size_t i = 0; i < ns; ++i) {
-        if (!(pos[i] >= 0 && pos[i] == std::floor(pos[i]) && pos[i] < 9007199254740992.0) || (i > 0 && !(pos[i] > pos[i - 1])))
-          range_error(env, "substPos must hold ascending non-negative integer positions");
-        p[i] = static_cast<uint64_t>(pos[i]);
-      }
-      e.dyn.subst_pos = p;
-      e.dyn.n_subst = ns;
-    }
+    e.dyn.subst_pos = get_positions(env, g, "substPos", io, &e.dyn.n_subst);
+    if (e.dyn.subst_pos) e.dyn.subst_byte = typed<uint8_t>(env, g, "substByte", io, Dir::In, e.dyn.n_subst);
+    parse_patch(env, g, H, io, e.dyn);
     if (present(g, "stats")) {
       const Napi::Value sv = g.Get("stats");
       if (!sv.IsObject()) type_error(env, "stats must be an object");
       const Napi::Object so = sv.As<Napi::Object>();
       auto st = std::make_unique<TrajectoryStats>();
+      st->sum = typed<double>(env, so, "sum", io, Dir::InOut, H);
       st->sum_abs = typed<double>(env, so, "sumAbs", io, Dir::InOut, H);
       st->sum_abs_f32 = typed<float>(env, so, "sumAbsF32", io, Dir::InOut, H);
       st->min_abs = typed<float>(env, so, "minAbs", io, Dir::InOut, H);

@@ -48,7 +48,8 @@ const H = 16;
 const V = 3;
 
 /**
- * Three groups over T positions: dynamics with interventions, statistics and every output;
+ * Three groups over T positions: dynamics with interventions, activation patches,
+ * statistics and every output;
  * given states with a position selection and probability rows; dynamics from T/2 on with
  * a prefix. Each array on its own ArrayBuffer (optionally a resizable one).
  */
@@ -70,6 +71,7 @@ function makeChunk(T: number, resizable = false): Chunk {
   const P = paramCount(H);
   const use = (g: string, seed: number) => alloc(`${g}.use`, Uint8Array, V * H, 'in', (i) => (i < H ? 1 : (i * seed) % 4));
   const stats = (g: string) => ({
+    sum: alloc(`${g}.stats.sum`, Float64Array, H, 'out'),
     sumAbs: alloc(`${g}.stats.sumAbs`, Float64Array, H, 'out'),
     sumAbsF32: alloc(`${g}.stats.sumAbsF32`, Float32Array, H, 'out'),
     minAbs: alloc(`${g}.stats.minAbs`, Float32Array, H, 'out', () => 2),
@@ -85,6 +87,9 @@ function makeChunk(T: number, resizable = false): Chunk {
     value: alloc('g0.value', Float32Array, H, 'in', (i) => (i === 2 ? 0.5 : 0)),
     substPos: alloc('g0.substPos', Float64Array, 3, 'in', (i) => 7 + i * 11),
     substByte: alloc('g0.substByte', Uint8Array, 3, 'in', (i) => 40 + i),
+    patchPos: alloc('g0.patchPos', Float64Array, 4, 'in', (i) => 3 + i * 9),
+    patchNeurons: alloc('g0.patchNeurons', Uint32Array, 2, 'in', (i) => [2, 9][i]!),
+    patchValues: alloc('g0.patchValues', Float32Array, 8, 'in', (i) => Math.cos(i)),
     stats: stats('g0'),
     statesOut: alloc('g0.statesOut', Float32Array, T * H, 'out'),
     preOut: alloc('g0.preOut', Float32Array, T * H, 'out'),

@@ -104,10 +104,11 @@ describe.skipIf(!addon)('property: the addon rejects garbage arguments with JS e
     fc.constant(new Float64Array(3)),
     fc.constant(new Uint8Array(5)),
     fc.constant(new Int32Array(1)),
+    fc.constant(new Uint32Array(2)),
     fc.constant({}),
   );
   it('engine run with random option and group objects', async () => {
-    const keys = fc.constantFrom('weights', 'hidden', 'bytes', 'state', 'states', 'mode', 'value', 'substPos', 'substByte', 'use', 'totals', 'bitsOut', 'statesOut', 'isa', 'steps', 'pos0', 'threads', 'method', 'cancel');
+    const keys = fc.constantFrom('weights', 'hidden', 'bytes', 'state', 'states', 'mode', 'value', 'substPos', 'substByte', 'patchPos', 'patchNeurons', 'patchValues', 'use', 'totals', 'bitsOut', 'statesOut', 'isa', 'steps', 'pos0', 'threads', 'method', 'cancel');
     await fc.assert(
       fc.asyncProperty(fc.dictionary(keys, values), fc.array(fc.dictionary(keys, values), { maxLength: 2 }), async (o, groups) => {
         try {
@@ -221,8 +222,8 @@ describe.skipIf(!addon)('property: every addon binding survives random arguments
   }
 
   const RUN_KEYS = ['hidden', 'isa', 'method', 'threads', 'steps', 'pos0', 'bytes', 'groups', 'cancel'];
-  const GROUP_KEYS = ['weights', 'states', 'state', 'stepsBefore', 'mode', 'value', 'substPos', 'substByte', 'stats', 'from', 'prefix', 'statesOut', 'preOut', 'use', 'totals', 'bitsOut', 'select', 'probsOut'];
-  const STATS_KEYS = ['sumAbs', 'sumAbsF32', 'minAbs', 'saturated', 'flips', 'lastSign'];
+  const GROUP_KEYS = ['weights', 'states', 'state', 'stepsBefore', 'mode', 'value', 'substPos', 'substByte', 'patchPos', 'patchNeurons', 'patchValues', 'stats', 'from', 'prefix', 'statesOut', 'preOut', 'use', 'totals', 'bitsOut', 'select', 'probsOut'];
+  const STATS_KEYS = ['sum', 'sumAbs', 'sumAbsF32', 'minAbs', 'saturated', 'flips', 'lastSign'];
   const base = fc.record({ H: fc.integer({ min: 1, max: 3 }), T: fc.nat(6), kinds: fc.array(fc.nat(2), { minLength: 1, maxLength: 3 }), V: fc.nat(2) });
 
   /** A valid engine run request: groups with dynamics (all outputs), given states, or a start with a prefix. */
@@ -232,7 +233,7 @@ describe.skipIf(!addon)('property: every addon binding survives random arguments
     const groups = kinds.map((k) => {
       if (k === 1) return { weights: w.slice(), states: new Float32Array(T * H), ...readout() };
       const from = k === 2 ? T >> 1 : 0;
-      const stats = { sumAbs: new Float64Array(H), sumAbsF32: new Float32Array(H), minAbs: new Float32Array(H).fill(2), saturated: new Uint32Array(H), flips: new Uint32Array(H), lastSign: new Uint8Array(H) };
+      const stats = { sum: new Float64Array(H), sumAbs: new Float64Array(H), sumAbsF32: new Float32Array(H), minAbs: new Float32Array(H).fill(2), saturated: new Uint32Array(H), flips: new Uint32Array(H), lastSign: new Uint8Array(H) };
       return {
         weights: w,
         state: new Float32Array(H),
@@ -241,6 +242,10 @@ describe.skipIf(!addon)('property: every addon binding survives random arguments
         value: new Float32Array(H),
         substPos: Float64Array.of(1),
         substByte: Uint8Array.of(7),
+        // Patches of the last neuron at positions 0 and 2 (K = 1: 'plus'/'minus' lengths break it).
+        patchPos: Float64Array.of(0, 2),
+        patchNeurons: Uint32Array.of(H - 1),
+        patchValues: Float32Array.of(0.5, -3),
         stats,
         statesOut: new Float32Array(T * H),
         preOut: new Float32Array(T * H),

@@ -1,6 +1,6 @@
 // The dynamics primitive in TypeScript (native/kernels/dynamics.cc is its twin): one
 // variant of the forward pass over a chunk, from a carried state, with interventions,
-// input substitutions and the trajectory statistics.
+// input substitutions, activation patches and the trajectory statistics.
 import { NEURON } from '../types.js';
 import type { ChunkGroup } from '../types.js';
 import { stepJs } from './step.js';
@@ -8,7 +8,7 @@ import { stepJs } from './step.js';
 const fround = Math.fround;
 
 /** One group's dynamics over a chunk: the group's own fields (lib/engine/types.ts) plus where it runs. */
-export type DynamicsChunk = Pick<ChunkGroup, 'weights' | 'stepsBefore' | 'mode' | 'value' | 'substPos' | 'substByte' | 'stats' | 'preOut'> & {
+export type DynamicsChunk = Pick<ChunkGroup, 'weights' | 'stepsBefore' | 'mode' | 'value' | 'substPos' | 'substByte' | 'patchPos' | 'patchNeurons' | 'patchValues' | 'stats' | 'preOut'> & {
   hidden: number;
   /** Input bytes of the chunk (at least `steps`), the first at absolute position pos0. */
   bytes: Uint8Array;
@@ -26,12 +26,16 @@ export type DynamicsChunk = Pick<ChunkGroup, 'weights' | 'stepsBefore' | 'mode' 
  */
 export function runDynamicsJs(c: DynamicsChunk): void {
   const H = c.hidden;
-  const { states, mode, value, stats, substPos, substByte } = c;
+  const { states, mode, value, stats, substPos, substByte, patchPos, patchNeurons, patchValues } = c;
   let prev: Float32Array = new Float32Array(c.state);
   let prevOff = 0;
   let s = 0;
   const ns = substPos?.length ?? 0;
   while (s < ns && substPos![s]! < c.pos0) s++;
+  let p = 0;
+  const np = patchPos?.length ?? 0;
+  const K = patchNeurons?.length ?? 0;
+  while (p < np && patchPos![p]! < c.pos0) p++;
   const before = c.stepsBefore ?? 0;
   for (let t = 0; t < c.steps; t++) {
     let x = c.bytes[t]!;
@@ -43,11 +47,16 @@ export function runDynamicsJs(c: DynamicsChunk): void {
         if (mode[j] === NEURON.clamp) states[o + j] = value![j]!;
         else if (mode[j] === NEURON.sign) states[o + j] = states[o + j]! >= 0 ? 1 : -1;
       }
+    if (p < np && patchPos![p] === c.pos0 + t) {
+      for (let k = 0; k < K; k++) states[o + patchNeurons![k]!] = patchValues![p * K + k]!;
+      p++;
+    }
     if (stats) {
       const first = before + t === 0;
       for (let j = 0; j < H; j++) {
         const h = states[o + j]!;
         const a = Math.abs(h);
+        stats.sum[j] = stats.sum[j]! + h;
         stats.sumAbs[j] = stats.sumAbs[j]! + a;
         stats.sumAbsF32[j] = fround(stats.sumAbsF32[j]! + a);
         if (a < stats.minAbs[j]!) stats.minAbs[j] = a;

@@ -169,6 +169,7 @@ export class JsBackend implements Backend {
         state: shared(args.state),
         ...(args.mode ? { mode: shared(args.mode), value: shared(args.value!) } : {}),
         ...(args.substPos ? { substPos: shared(args.substPos), substByte: shared(args.substByte!) } : {}),
+        ...(args.patchPos ? { patchPos: shared(args.patchPos), patchNeurons: shared(args.patchNeurons!), patchValues: shared(args.patchValues!) } : {}),
         ...(args.stats ? { stats: sharedStats(args.stats) } : {}),
         ...(preAll ? { preOut: preAll.subarray(from * H) } : {}),
       };
@@ -300,6 +301,7 @@ function dynamicsArgs(req: ChunkRequest, g: ChunkGroup, states: Float32Array) {
     ...(g.stepsBefore !== undefined ? { stepsBefore: g.stepsBefore } : {}),
     ...(g.mode ? { mode: g.mode, value: g.value! } : {}),
     ...(g.substPos ? { substPos: g.substPos, substByte: g.substByte! } : {}),
+    ...(g.patchPos ? { patchPos: g.patchPos, patchNeurons: g.patchNeurons!, patchValues: g.patchValues! } : {}),
     ...(g.stats ? { stats: g.stats } : {}),
     ...(g.preOut ? { preOut: g.preOut.subarray(from * H) } : {}),
   };
@@ -307,6 +309,7 @@ function dynamicsArgs(req: ChunkRequest, g: ChunkGroup, states: Float32Array) {
 
 function sharedStats(s: NonNullable<ChunkGroup['stats']>): NonNullable<ChunkGroup['stats']> {
   return {
+    sum: shared(s.sum),
     sumAbs: shared(s.sumAbs),
     sumAbsF32: shared(s.sumAbsF32),
     minAbs: shared(s.minAbs),
@@ -317,6 +320,7 @@ function sharedStats(s: NonNullable<ChunkGroup['stats']>): NonNullable<ChunkGrou
 }
 
 function copyStats(from: NonNullable<ChunkGroup['stats']>, to: NonNullable<ChunkGroup['stats']>): void {
+  to.sum.set(from.sum);
   to.sumAbs.set(from.sumAbs);
   to.sumAbsF32.set(from.sumAbsF32);
   to.minAbs.set(from.minAbs);
@@ -354,12 +358,33 @@ function checkChunk(req: ChunkRequest): void {
         if (!g.value) bad('value is required with mode');
         len(g.value, H, 'value');
       }
+      const positions = (key: 'substPos' | 'patchPos'): void =>
+        g[key]?.forEach((p, i, a) => {
+          if (!Number.isInteger(p) || p < 0 || (i > 0 && !(p > a[i - 1]!))) bad(`${key} must hold ascending non-negative integer positions`);
+        });
       if (g.substPos) {
         len(g.substByte, g.substPos.length, 'substByte');
-        g.substPos.forEach((p, i) => {
-          if (!Number.isInteger(p) || p < 0 || (i > 0 && !(p > g.substPos![i - 1]!))) bad('substPos must hold ascending non-negative integer positions');
-        });
+        positions('substPos');
       }
+      if (g.patchPos || g.patchNeurons || g.patchValues) {
+        if (!(g.patchPos instanceof Float64Array)) bad('patchPos must be a Float64Array (patchNeurons and patchValues come with it)');
+        positions('patchPos');
+        if (!(g.patchNeurons instanceof Uint32Array)) bad('patchNeurons must be a Uint32Array');
+        const seen = new Uint8Array(H);
+        for (const j of g.patchNeurons!) {
+          if (j >= H) bad('patchNeurons must hold neuron indices below hidden');
+          if (seen[j] !== 0) bad('patchNeurons must hold distinct neuron indices');
+          seen[j] = 1;
+        }
+        if (!(g.patchValues instanceof Float32Array)) bad('patchValues must be a Float32Array');
+        len(g.patchValues, g.patchPos!.length * g.patchNeurons!.length, 'patchValues');
+        if (!g.patchValues!.every(Number.isFinite)) bad('patchValues must be finite');
+      }
+      if (g.stats)
+        for (const k of ['sum', 'sumAbs', 'sumAbsF32', 'minAbs', 'saturated', 'flips', 'lastSign'] as const) {
+          if (!ArrayBuffer.isView(g.stats[k])) bad(`stats.${k} must be a typed array`);
+          len(g.stats[k], H, `stats.${k}`);
+        }
       if (g.from !== undefined && !(Number.isInteger(g.from) && g.from >= 0 && g.from <= T)) bad(`from must be an integer in [0, ${T}]`);
       len(g.prefix, (g.from ?? 0) * H, 'prefix');
       len(g.statesOut, T * H, 'statesOut');

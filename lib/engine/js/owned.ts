@@ -70,6 +70,7 @@ function copy<T extends Typed>(a: T | undefined): T | undefined {
 
 function statsInOut(o: Outputs, s: StatsAccumulators): StatsAccumulators {
   return {
+    sum: o.inOut('stats.sum', s.sum),
     sumAbs: o.inOut('stats.sumAbs', s.sumAbs),
     sumAbsF32: o.inOut('stats.sumAbsF32', s.sumAbsF32),
     minAbs: o.inOut('stats.minAbs', s.minAbs),
@@ -102,6 +103,9 @@ export function ownChunk(req: ChunkRequest): { req: ChunkRequest; commit: () => 
     set('value', copy(g.value));
     set('substPos', copy(g.substPos));
     set('substByte', copy(g.substByte));
+    set('patchPos', copy(g.patchPos));
+    set('patchNeurons', copy(g.patchNeurons));
+    set('patchValues', copy(g.patchValues));
     set('use', copy(g.use));
     set('select', copy(g.select));
     if (g.state) o.state = outs.inOut('state', g.state);
