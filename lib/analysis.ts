@@ -316,7 +316,7 @@ export class Analysis {
         }
         if (neurons) dyn.neurons = neurons;
         if (v.inputs?.length) dyn.inputs = v.inputs;
-        if (patch) (dyn as DynamicsSpec & { patch?: unknown }).patch = patch.spec; // TODO(lead): typed once the engine's patch lands
+        if (patch) dyn.patch = patch.spec;
         if (!hasEdits && !neurons && this.baseStates) {
           // Only inputs or patches differ: the variant equals the base run until the first of
           // them, so it starts there from the base state, reading the base states before it.
@@ -406,7 +406,7 @@ export class Analysis {
   /** Each variant's neuron interventions for the engine (means resolved to clamps), or undefined for none. */
   private async resolveNeurons(variants: readonly Variant[], opts: RunOptions): Promise<(NeuronIntervention[] | undefined)[]> {
     const needsMean = variants.some((v) => v.neurons?.some((n) => n !== null && typeof n === 'object' && 'mean' in n));
-    const means = needsMean ? (await this.trajectoryStats(opts) as TrajectoryStats & { mean?: Float64Array }).mean : undefined; // TODO(lead): typed once the engine's mean lands
+    const means = needsMean ? (await this.trajectoryStats(opts)).mean : undefined;
     return variants.map((v) =>
       v.neurons?.length
         ? v.neurons.map((n) => {

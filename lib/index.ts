@@ -30,7 +30,17 @@ export type {
 export { USE, NEURON } from './engine/types.js';
 
 // Analyses and variants
-export { Analysis, type AnalysisInput, type ReadoutVariant, type Variant } from './analysis.js';
+export {
+  Analysis,
+  type AnalysisInput,
+  type ReadoutVariant,
+  type Variant,
+  type VariantNeuron,
+  type PatchSpec,
+  type PatchSource,
+  type EvaluateVariantsOptions,
+  type VariantsResult,
+} from './analysis.js';
 export { applyEdits, type WeightEdit, type EditedWeights } from './engine/edits.js';
 export { wyColumnNorms, magnitudes, type MagnitudeSummary } from './engine/model-stats.js';
 export { batch, fuse, runBatch, type Batch, type BatchResults } from './programs/batch.js';
@@ -53,6 +63,7 @@ export { klBits } from './engine/kl.js';
 // Readout experiments (q3_neurons)
 export {
   ReadoutKnockout,
+  DynamicsKnockout,
   CumulativeKnockout,
   KeepTopK,
   SignOnly,
@@ -61,6 +72,10 @@ export {
   pctOfGap,
   type ExperimentRunOptions,
   type NeuronKnockout,
+  type KnockoutOptions,
+  type KnockoutSite,
+  type KnockoutMode,
+  type KnockoutResult,
   type ReadoutKnockoutResult,
   type RankingOptions,
   type CumulativeRow,
@@ -85,6 +100,20 @@ export {
   type KnockoutRun,
   type KnockoutProvenance,
 } from './programs/q3_neurons/format-table.js';
+
+// Interventions (readout, dynamics, weights, activation patching)
+export {
+  Interventions,
+  toVariant,
+  variantLabel,
+  describeIntervention,
+  READOUT_KINDS,
+  type Intervention,
+  type InterventionVariant,
+  type InterventionsOptions,
+  type InterventionRow,
+  type InterventionsResult,
+} from './programs/interventions/experiment.js';
 
 // Pruning (q5_redux)
 export {

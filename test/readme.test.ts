@@ -47,10 +47,11 @@ describe("README's TypeScript examples", () => {
   }, 120_000);
 
   it('run on a small model and text', () => {
-    // The examples name model.bin and text.txt: a random H = 16 model and 400 bytes of text.
+    // The examples name model.bin, text.txt and other.txt: a random H = 16 model and 400 bytes of text each.
     const cwd = mkdtempSync(path.join(os.tmpdir(), 'satrnn-readme-'));
     saveModel(randomModel(16, 77), path.join(cwd, 'model.bin'));
     writeFileSync(path.join(cwd, 'text.txt'), randomText(400, 5));
+    writeFileSync(path.join(cwd, 'other.txt'), randomText(400, 6));
     try {
       files.forEach((f, i) => {
         const r = spawnSync(process.execPath, [f.replace(/\.ts$/, '.js')], { cwd, encoding: 'utf8', env: { ...process.env, SATRNN_THREADS: '2' } });
