@@ -254,7 +254,7 @@ export class Analysis {
     for (const j of v.knockout ?? []) out[this.neuron(j)] = USE.absent;
     for (const j of v.signSnap ?? []) if (out[this.neuron(j)] !== USE.absent) out[j] = USE.sign;
     for (const j of v.negate ?? []) if (out[this.neuron(j)] !== USE.absent) out[j] = USE.negated;
-    if (v.readMean?.length) throw new SatrnnError('BAD_OPTION', 'readMean is not available yet'); // TODO(lead): the readout's constant use code
+    for (const j of v.readMean ?? []) if (out[this.neuron(j)] !== USE.absent) out[j] = USE.fixed;
   }
 
   private neuron(j: number): number {
@@ -289,7 +289,10 @@ export class Analysis {
     const range = checkBitsRange(opts.bits);
     const runOpts: RunOptions = { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
     const H = this.hidden;
-    const neuronLists = await this.resolveNeurons(variants, runOpts);
+    // Mean ablations (in the readout or the dynamics) read the base run's means first.
+    const needsMean = variants.some((v) => (v.readMean?.length ?? 0) > 0 || v.neurons?.some((n) => n !== null && typeof n === 'object' && 'mean' in n));
+    const means = needsMean ? (await this.trajectoryStats(runOpts)).mean : undefined;
+    const neuronLists = this.resolveNeurons(variants, means);
     const patches = await this.resolvePatches(variants, runOpts);
     const groups: { dynamics: DynamicsSpec; members: number[]; key: string }[] = [];
     const byKey = new Map<string, number>();
@@ -345,9 +348,18 @@ export class Analysis {
     const specs: GroupSpec[] = groups.map((g) => {
       const use = new Uint8Array(g.members.length * H);
       g.members.forEach((vi, k) => this.useCodes(variants[vi]!, use.subarray(k * H, (k + 1) * H)));
-      if (g.key !== baseKey) return { dynamics: g.dynamics, use };
-      if (this.baseStates && this.baseStats) return { states: this.baseStates, use };
-      return { use, stats: this.baseStats === undefined, ...(keep ? { keepStates: keep } : {}) };
+      // Neurons read as their mean: the fixed values, float32 as a state would hold them.
+      let useValues: Float32Array | undefined;
+      g.members.forEach((vi, k) => {
+        for (const j of variants[vi]!.readMean ?? []) {
+          useValues ??= new Float32Array(g.members.length * H);
+          if (use[k * H + j] === USE.fixed) useValues[k * H + j] = Math.fround(means![j]!);
+        }
+      });
+      const read = { use, ...(useValues ? { useValues } : {}) };
+      if (g.key !== baseKey) return { dynamics: g.dynamics, ...read };
+      if (this.baseStates && this.baseStats) return { states: this.baseStates, ...read };
+      return { ...read, stats: this.baseStats === undefined, ...(keep ? { keepStates: keep } : {}) };
     });
     // Per-position bits, collected chunk by chunk for the requested range.
     const pieces: Float64Array[][] | undefined = range ? variants.map(() => []) : undefined;
@@ -404,9 +416,7 @@ export class Analysis {
   }
 
   /** Each variant's neuron interventions for the engine (means resolved to clamps), or undefined for none. */
-  private async resolveNeurons(variants: readonly Variant[], opts: RunOptions): Promise<(NeuronIntervention[] | undefined)[]> {
-    const needsMean = variants.some((v) => v.neurons?.some((n) => n !== null && typeof n === 'object' && 'mean' in n));
-    const means = needsMean ? (await this.trajectoryStats(opts)).mean : undefined;
+  private resolveNeurons(variants: readonly Variant[], means: Float64Array | undefined): (NeuronIntervention[] | undefined)[] {
     return variants.map((v) =>
       v.neurons?.length
         ? v.neurons.map((n) => {

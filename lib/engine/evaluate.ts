@@ -6,7 +6,7 @@ import { SatrnnError, describeValue, throwIfAborted } from '../errors.js';
 import { assertFinite, type Model } from '../model.js';
 import { VOCAB, layout } from './layout.js';
 import { knownLength, predictionChunks, type TextSource } from './source.js';
-import { NEURON } from './types.js';
+import { NEURON, USE } from './types.js';
 import type { Backend, ChunkGroup, ReadoutMethod, RunOptions, StatsAccumulators } from './types.js';
 
 /** An intervention on neuron j inside the recurrence, applied after every step. */
@@ -82,6 +82,8 @@ export interface GroupSpec {
   states?: Float32Array;
   /** Readout variants: USE codes, V*H (may be empty). */
   use?: Uint8Array;
+  /** The values read where a use code is `USE.fixed`, V*H (finite float32). */
+  useValues?: Float32Array;
   /** Accumulate the trajectory statistics of this group. */
   stats?: boolean;
   /** Read out only at these absolute positions (ascending; default: every position). */
@@ -326,6 +328,12 @@ function makeGroup(model: Model, spec: GroupSpec): ChunkGroup {
     if (spec.use.length % H !== 0) throw new SatrnnError('BAD_OPTION', `readout use codes have length ${spec.use.length}, not a multiple of H=${H}`);
     g.use = spec.use;
     g.totals = new Float64Array(spec.use.length / H);
+    if (spec.useValues) {
+      if (!(spec.useValues instanceof Float32Array) || spec.useValues.length !== spec.use.length)
+        throw new SatrnnError('BAD_OPTION', `useValues must be a Float32Array of ${spec.use.length} values (one per use code)`);
+      if (!spec.useValues.every(Number.isFinite)) throw new SatrnnError('BAD_OPTION', 'useValues must be finite');
+      g.useValues = spec.useValues;
+    } else if (spec.use.includes(USE.fixed)) throw new SatrnnError('BAD_OPTION', 'useValues is required when a use code is USE.fixed');
   }
   return g;
 }

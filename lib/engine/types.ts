@@ -20,8 +20,10 @@ export const USE = {
   sign: 2,
   /** -h_j. */
   negated: 3,
+  /** A fixed value instead of h_j: the group's `useValues[v*H + j]` (float32; e.g. the neuron's mean). */
+  fixed: 4,
 } as const;
-/** One of the {@link USE} codes (0-3). */
+/** One of the {@link USE} codes (0-4). */
 export type UseCode = (typeof USE)[keyof typeof USE];
 
 /** What the dynamics do to neuron j after every step (native/kernels/dynamics.h `NeuronMode`). */
@@ -113,6 +115,8 @@ export interface ChunkGroup {
   preOut?: Float32Array;
   /** Readout variants: {@link USE} codes `[V*H]` (`use[v*H + j]`: how variant v reads neuron j). */
   use?: Uint8Array;
+  /** The values read where `use` is `USE.fixed`, `[V*H]` (finite; required when a code is `USE.fixed`). */
+  useValues?: Float32Array;
   /** Running sums of bits per readout variant `[V]` (in/out), added in t order; required with `use`. */
   totals?: Float64Array;
   /** Output: the bits of every prediction `[V*steps]` (`bitsOut[v*steps + t]`). */

@@ -101,6 +101,29 @@ describe('interventions equal the evaluations they stand for', () => {
     expect(r.rows[0]!.deltaBpc).not.toBe(0);
   });
 
+  it('readMean (readout mean ablation) equals the readout of the states with column j set to the mean, on every path', async () => {
+    const H = model.hidden;
+    const T = text.length - 1;
+    const { states } = await forward(js, model, text.subarray(0, T));
+    const j = 6;
+    let sum = 0;
+    for (let t = 0; t < T; t++) sum += states[t * H + j]!;
+    const mean = Math.fround(sum / T);
+    const edited = new Float32Array(states);
+    for (let t = 0; t < T; t++) edited[t * H + j] = mean;
+    const ref = await readoutStates(js, { model, states: edited, targets: text.subarray(1), use: new Uint8Array(H).fill(1), method: 'ordered' });
+    for (const p of PATHS.filter((x) => x.enabled)) {
+      const a = new Analysis({ model, data: text, backend: { name: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 } });
+      // Mixed with other readout variants, so certified neighbours and a fixed-value variant share a tile.
+      const r = await new Interventions({ variants: [[{ kind: 'knockout', neurons: [1] }], [{ kind: 'readMean', neurons: [j] }], [{ kind: 'knockout', neurons: [1, 2] }]] }).run(a);
+      expect(r.rows[1]!.bpc, p.label).toBe(ref.mean[0]);
+      expect(r.rows[1]!.acts).toBe('readout');
+      const ko = await new ReadoutKnockout({ mode: 'mean' }).run(a);
+      expect(ko.neurons[j]!.bpc, p.label).toBe(ref.mean[0]);
+      expect(ko.mode).toBe('mean');
+    }
+  }, 60_000);
+
   it('meanAblate of a constant neuron changes nothing', async () => {
     const m = withConstantNeuron(model, 2, 0.7);
     const r = await new Interventions({ variants: [[{ kind: 'meanAblate', neurons: [2] }]] }).run(an(m));

@@ -124,7 +124,7 @@ export class JsBackend implements Backend {
       const perSlice = Math.max(1, Math.floor(SLICE_WORK / perPosition));
       for (let t0 = 0; t0 < T; t0 += perSlice) {
         const t1 = Math.min(T, t0 + perSlice);
-        fallbacks += readoutTileJs({ weights: g.weights, hidden: H, states: st, targets: req.bytes.subarray(1, T + 1), use: g.use, bits, v0: 0, v1: V, t0, t1, method, ...sel.tile });
+        fallbacks += readoutTileJs({ weights: g.weights, hidden: H, states: st, targets: req.bytes.subarray(1, T + 1), use: g.use, ...(g.useValues ? { useValues: g.useValues } : {}), bits, v0: 0, v1: V, t0, t1, method, ...sel.tile });
         done += V * sel.countIn(t0, t1);
         opts.onProgress?.(done, total);
         await this.pause(opts);
@@ -205,7 +205,11 @@ export class JsBackend implements Backend {
       owners.push({ bits, V, g, select, probs });
       const use = shared(g.use);
       const w = sharedWeights(g.weights);
-      const extra = { ...(select ? { select } : {}), ...(probs ? { probs, probRow: shared(sel.tile.probRow!), rows: sel.tile.rows! } : {}) };
+      const extra = {
+        ...(select ? { select } : {}),
+        ...(g.useValues ? { useValues: shared(g.useValues) } : {}),
+        ...(probs ? { probs, probRow: shared(sel.tile.probRow!), rows: sel.tile.rows! } : {}),
+      };
       for (const tile of readoutTiles(V, T, this.threads))
         tasks.push({ type: 'readout', weights: w, hidden: H, states: p.states, targets, use, bits, method, ...tile, ...extra, count: (tile.v1 - tile.v0) * sel.countIn(tile.t0, tile.t1) });
     }
@@ -392,8 +396,13 @@ function checkChunk(req: ChunkRequest): void {
     }
     if (g.use) {
       if (g.use.length % H !== 0) bad('use length must be a multiple of hidden');
-      if (g.use.some((u) => u > 3)) bad('use values must be 0 (absent), 1 (value), 2 (sign) or 3 (negated)');
+      if (g.use.some((u) => u > 4)) bad('use values must be 0 (absent), 1 (value), 2 (sign), 3 (negated) or 4 (fixed)');
       const V = g.use.length / H;
+      if (g.useValues !== undefined) {
+        if (!(g.useValues instanceof Float32Array)) bad('useValues must be a Float32Array');
+        len(g.useValues, V * H, 'useValues');
+        if (!g.useValues.every(Number.isFinite)) bad('useValues must be finite');
+      } else if (g.use.includes(4)) bad('useValues is required when a use code is 4 (fixed)');
       if (!g.totals) bad('totals is required with use');
       len(g.totals, V, 'totals');
       len(g.bitsOut, V * T, 'bitsOut');

@@ -107,6 +107,7 @@ export function ownChunk(req: ChunkRequest): { req: ChunkRequest; commit: () => 
     set('patchNeurons', copy(g.patchNeurons));
     set('patchValues', copy(g.patchValues));
     set('use', copy(g.use));
+    set('useValues', copy(g.useValues));
     set('select', copy(g.select));
     if (g.state) o.state = outs.inOut('state', g.state);
     if (g.stats) o.stats = statsInOut(outs, g.stats);

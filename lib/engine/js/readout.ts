@@ -49,6 +49,8 @@ export interface ReadoutTile {
   targets: Uint8Array;
   /** USE codes [V*H]. */
   use: Uint8Array;
+  /** [V*H]: the values read where a code is USE.fixed. */
+  useValues?: Float32Array;
   /** [V*T] out. */
   bits: Float64Array;
   v0: number;
@@ -69,6 +71,7 @@ const ABSENT = USE.absent;
 const VALUE = USE.value;
 const SIGN = USE.sign;
 const NEGATED = USE.negated;
+const FIXED = USE.fixed;
 
 /**
  * One variant: its kept terms in j order (ordered sums) and, for the certified method, the
@@ -79,22 +82,29 @@ const NEGATED = USE.negated;
 interface Plan {
   kept: Int32Array;
   keptUse: Uint8Array;
+  /** The value of each kept USE.fixed term (read instead of h_j). */
+  keptValue: Float32Array;
+  /** Whether a term reads a fixed value: such a variant is summed in order, never derived (its terms are outside the certificate's exponent bound). */
+  fixed: boolean;
   use: Uint8Array;
   base: 'ordered' | 'full' | 'previous';
   /** Triples (j, from, to): remove the `from` term of neuron j, add the `to` term. */
   ops: Int32Array;
 }
 
-function makePlan(useAll: Uint8Array, v: number, H: number): Plan {
+function makePlan(useAll: Uint8Array, v: number, H: number, values: Float32Array | undefined): Plan {
   const kept: number[] = [];
   const keptUse: number[] = [];
+  const keptValue: number[] = [];
   const use = useAll.slice(v * H, (v + 1) * H);
   for (let j = 0; j < H; j++)
     if (use[j] !== ABSENT) {
       kept.push(j);
       keptUse.push(use[j]!);
+      keptValue.push(use[j] === FIXED ? values![v * H + j]! : 0);
     }
-  return { kept: Int32Array.from(kept), keptUse: Uint8Array.from(keptUse), use, base: 'ordered', ops: new Int32Array(0) };
+  const fixed = keptUse.includes(FIXED);
+  return { kept: Int32Array.from(kept), keptUse: Uint8Array.from(keptUse), keptValue: Float32Array.from(keptValue), fixed, use, base: 'ordered', ops: new Int32Array(0) };
 }
 
 function diffOps(from: Uint8Array, to: Uint8Array): { ops: Int32Array; cost: number } {
@@ -112,6 +122,7 @@ function chooseBases(plans: Plan[]): void {
   if (plans.length === 0) return;
   const full = new Uint8Array(plans[0]!.use.length).fill(VALUE);
   plans.forEach((p, i) => {
+    if (p.fixed) return; // summed in order (see Plan.fixed)
     let best = p.kept.length;
     const f = diffOps(full, p.use);
     if (f.cost < best) {
@@ -119,7 +130,7 @@ function chooseBases(plans: Plan[]): void {
       p.base = 'full';
       p.ops = f.ops;
     }
-    if (i > 0) {
+    if (i > 0 && !plans[i - 1]!.fixed) {
       const d = diffOps(plans[i - 1]!.use, p.use);
       if (d.cost < best) {
         p.base = 'previous';
@@ -140,7 +151,8 @@ function orderedLogit(Wy: Float32Array, by: Float32Array, H: number, p: Plan, h:
   const { kept, keptUse } = p;
   for (let q = 0; q < kept.length; q++) {
     const j = kept[q]!;
-    s = s + fround(Wy[wb + j]! * readAs(keptUse[q]!, h[hb + j]!));
+    const u = keptUse[q]!;
+    s = s + fround(Wy[wb + j]! * (u === FIXED ? p.keptValue[q]! : readAs(u, h[hb + j]!)));
   }
   return s;
 }
@@ -194,7 +206,7 @@ export function readoutTileJs(a: ReadoutTile): number {
   const by = a.weights.subarray(l.by, l.count);
   const T = targets.length;
   const plans: Plan[] = [];
-  for (let v = a.v0; v < a.v1; v++) plans.push(makePlan(a.use, v, H));
+  for (let v = a.v0; v < a.v1; v++) plans.push(makePlan(a.use, v, H, a.useValues));
   chooseBases(plans);
   // Logits of the current and the previous variant (a 'previous' base reads the other one).
   const logitA = new Float64Array(VOCAB);

@@ -25,6 +25,8 @@ export type Intervention =
   | { readonly kind: 'keepOnly'; readonly neurons: Neurons }
   /** Readout: the neurons read as sgn(h_j) (+1 for h_j >= 0, else -1; q3's sign-only). */
   | { readonly kind: 'signSnap'; readonly neurons: Neurons }
+  /** Readout: the neurons read as their mean over the base run (float32) instead of h_j; the dynamics are untouched (a readout mean ablation). */
+  | { readonly kind: 'readMean'; readonly neurons: Neurons }
   /** Dynamics: h_j set to 0 after every step (neither the readout nor the next step sees the neuron). */
   | { readonly kind: 'ablate'; readonly neurons: Neurons }
   /** Dynamics: h_j set to `value` (finite, stored as float32) after every step. */
@@ -59,9 +61,9 @@ export type Intervention =
 export type { PatchSource };
 
 /** The kinds that act only on the readout. */
-export const READOUT_KINDS: ReadonlySet<Intervention['kind']> = new Set(['knockout', 'keepOnly', 'signSnap']);
+export const READOUT_KINDS: ReadonlySet<Intervention['kind']> = new Set(['knockout', 'keepOnly', 'signSnap', 'readMean']);
 
-const KINDS: ReadonlySet<string> = new Set(['knockout', 'keepOnly', 'signSnap', 'ablate', 'clamp', 'meanAblate', 'binarize', 'prune', 'mask', 'cutRecurrent', 'patch']);
+const KINDS: ReadonlySet<string> = new Set(['knockout', 'keepOnly', 'signSnap', 'readMean', 'ablate', 'clamp', 'meanAblate', 'binarize', 'prune', 'mask', 'cutRecurrent', 'patch']);
 
 /** A named list of interventions applied together. */
 export interface InterventionVariant {
@@ -110,6 +112,7 @@ export function toVariant(interventions: readonly Intervention[], where = 'varia
   if (!Array.isArray(interventions)) throw new SatrnnError('BAD_OPTION', `${where}: interventions must be an array (got ${describeValue(interventions)})`);
   const knockout: number[] = [];
   const signSnap: number[] = [];
+  const readMean: number[] = [];
   let keepOnly: number[] | undefined;
   const neurons: VariantNeuron[] = [];
   const edits: WeightEdit[] = [];
@@ -129,6 +132,9 @@ export function toVariant(interventions: readonly Intervention[], where = 'varia
         break;
       case 'signSnap':
         signSnap.push(...checkNeuronList(iv.neurons, at));
+        break;
+      case 'readMean':
+        readMean.push(...checkNeuronList(iv.neurons, at));
         break;
       case 'ablate':
         for (const j of checkNeuronList(iv.neurons, at)) neurons.push({ neuron: j, clamp: 0 });
@@ -162,6 +168,7 @@ export function toVariant(interventions: readonly Intervention[], where = 'varia
     ...(knockout.length ? { knockout } : {}),
     ...(keepOnly ? { keepOnly } : {}),
     ...(signSnap.length ? { signSnap } : {}),
+    ...(readMean.length ? { readMean } : {}),
     ...(neurons.length ? { neurons } : {}),
     ...(edits.length ? { edits } : {}),
     ...(patch.length ? { patch } : {}),
