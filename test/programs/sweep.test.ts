@@ -320,6 +320,12 @@ describe('satrnn sweep / prune (CLI)', () => {
       [undefined, undefined, 'mask Wh'],
     ]);
     expect(rows[2]!.whKept).toBe(keep.filter((b) => b).length / (H * H));
+    // A resume with another grid reuses the rows that still belong to it and says what it drops.
+    const prev = file('prev.json', r.stdout);
+    const again = cli('sweep', '-m', mf, '-d', tf, '--k', 'all', '--wx', '0.5', '--json', '--resume', prev);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/warning: 2 rows of .*prev\.json are not in this sweep/);
+    expect(parseSweepJson(again.stdout, 'stdout')).toEqual(rows.slice(0, 1));
   }, 30_000);
 
   it('bad usage exits 2 with one line: empty grid, k > H, negative/NaN thresholds, bad files', () => {
@@ -349,7 +355,7 @@ describe('satrnn sweep / prune (CLI)', () => {
     expect(doc.partial).toBe(false);
     const csv = cli('sweep', '-m', folder, '-d', tf, '--k', '2', '--csv');
     expect(csv.status).toBe(1);
-    expect(csv.stdout.trimEnd().split('\n').pop()).toMatch(/^# error: .*c\.bin: BAD_MODEL_SIZE: /);
+    expect(csv.stdout.trimEnd().split('\n').pop()).toMatch(/^# error: .*c\.bin: 7 bytes is not the size of any sat-rnn model .*\(BAD_MODEL_SIZE\)$/);
   }, 30_000);
 
   it('Ctrl-C writes the finished rows marked partial (exit 130); --resume into the same file completes it, equal to an uninterrupted run', async () => {
@@ -411,7 +417,7 @@ describe('formats and the progress line', () => {
       pctOfGap: undefined,
     };
     const csv = formatSweepCsv({ rows: [row], errors: [{ model: 'x.bin', code: 'BAD_MODEL_SIZE', message: 'too short' }], total: 3, partial: true });
-    expect(csv.split('\n').slice(1)).toEqual([`"a,b.bin",${'a'.repeat(64)},4,t,${'b'.repeat(64)},,,,ablate 1,1,1,1,3348,9,8.5,0.5,`, '# partial: 1 of 3 rows (interrupted); finish with --resume FILE (the --json output)', '# error: x.bin: BAD_MODEL_SIZE: too short', '']);
+    expect(csv.split('\n').slice(1)).toEqual([`"a,b.bin",${'a'.repeat(64)},4,t,${'b'.repeat(64)},,,,ablate 1,1,1,1,3348,9,8.5,0.5,`, '# partial: 1 of 3 rows (interrupted); finish with --resume FILE (the --json output)', '# error: x.bin: too short (BAD_MODEL_SIZE)', '']);
   });
 
   it('progressLine: counts, rate and ETA', () => {

@@ -12,7 +12,7 @@ import { Model, loadModel } from '../../model.js';
 import { addBackendOptions, backendOptions, emit, interrupt, openDataSource, parseIntOption, warn, type BackendFlags, type DataSource } from '../../cli/common.js';
 import { progressBar } from '../../cli/progress.js';
 import { DEFAULT_SWEEP_BATCH, PRUNE_GRID, sweep, sweepRowKey, type SweepGrid, type SweepPlan, type SweepRow } from './experiment.js';
-import { formatSweepCsv, formatSweepTable, parseSweepJson, sweepJson, type SweepProvenance, type SweepReport } from './format.js';
+import { formatSweepCsv, formatSweepTable, parseSweepJson, sweepErrorText, sweepJson, type SweepProvenance, type SweepReport } from './format.js';
 
 interface SweepFlags extends BackendFlags {
   model?: string[];
@@ -184,6 +184,7 @@ async function runSweepCommand(command: 'sweep' | 'prune', flags: SweepFlags, gr
   const sources: DataSource[] = [];
   const bar = progressBar(command, { unit: 'rows' });
   const done = new Map<number, SweepRow>();
+  const reused = new Set<string>();
   let plan: SweepPlan | undefined;
   try {
     for (const f of dataFiles) sources.push(await openDataSource(f, { passes: 2, signal: interrupt.signal, command }));
@@ -213,9 +214,12 @@ async function runSweepCommand(command: 'sweep' | 'prune', flags: SweepFlags, gr
           onProgress: bar.update,
           onRow: (row, i) => done.set(i, row),
           skip: (id, i) => {
-            const old = resumed.get(sweepRowKey(id));
-            if (old) done.set(i, { ...old, ...id }); // this run's labels, the earlier run's numbers
-            return old !== undefined;
+            const key = sweepRowKey(id);
+            const old = resumed.get(key);
+            if (!old) return false;
+            done.set(i, { ...old, ...id }); // this run's labels, the earlier run's numbers
+            reused.add(key);
+            return true;
           },
         },
       );
@@ -230,6 +234,8 @@ async function runSweepCommand(command: 'sweep' | 'prune', flags: SweepFlags, gr
       throw err;
     }
     bar.stop();
+    if (reused.size < resumed.size)
+      warn(`${resumed.size - reused.size} row${resumed.size - reused.size > 1 ? 's' : ''} of ${resumeFile} ${resumed.size - reused.size > 1 ? 'are' : 'is'} not in this sweep (other models, texts or grid values) and left out of the output`);
     const { errors } = result;
     if (errors.length && result.models.length === 0) {
       const first = errors[0]!;
@@ -240,7 +246,7 @@ async function runSweepCommand(command: 'sweep' | 'prune', flags: SweepFlags, gr
       const first = errors[0]!;
       throw new ModelsNotRun(
         first.code,
-        `${errors.length} model${errors.length > 1 ? 's were' : ' was'} not run (listed in the output's errors): ${first.model}: ${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
+        `${errors.length} model${errors.length > 1 ? 's were' : ' was'} not run (listed in the output's errors): ${sweepErrorText(first)}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
       );
     }
   } finally {

@@ -101,13 +101,19 @@ export function sweepJson(report: SweepReport, provenance: SweepProvenance): obj
   };
 }
 
+/** A model error in one line, naming the model (loader messages usually start with its path already). */
+export function sweepErrorText(e: SweepError): string {
+  const message = e.message.replace(/\s*\n\s*/g, ' ');
+  return message.includes(e.model) ? message : `${e.model}: ${message}`;
+}
+
 const csvField = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 /** What is missing from a report, as lines: the partial note and the models not run. */
 function notes(report: SweepReport): string[] {
   return [
     ...(report.partial ? [`partial: ${report.rows.length} of ${report.total} rows (interrupted); finish with --resume FILE (the --json output)`] : []),
-    ...report.errors.map((e) => `error: ${e.model}: ${e.code}: ${e.message.replace(/\s*\n\s*/g, ' ')}`),
+    ...report.errors.map((e) => `error: ${sweepErrorText(e)} (${e.code})`),
   ];
 }
 
