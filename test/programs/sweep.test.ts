@@ -212,6 +212,12 @@ describe('sweep API: models and grids', () => {
       [8, 8],
     ]);
     await expectRejects(sweep({ models: [folder], data, grid: { variants: [[{ kind: 'ablate', neurons: [6] }]] }, backend }), 'BAD_OPTION', /variant 'ablate 6' uses neuron 6 .* has H=5/);
+    await expectRejects(sweep({ models: [folder], data, grid: { variants: [[{ kind: 'readMean', neurons: [5] }]] }, backend }), 'BAD_OPTION', /variant 'readMean 5' uses neuron 5 .* has H=5/);
+    await expectRejects(
+      sweep({ models: [folder], data: [data, randomText(50, 1)], grid: { variants: [[{ kind: 'patch', neurons: [0], positions: [60], from: {} }]] }, backend }),
+      'BAD_OPTION',
+      /patches position 60, past the end of <bytes 2> \(50 bytes: positions 0\.\.48\)/,
+    );
   });
 
   it('grid errors are BAD_OPTION with a clear message', async () => {

@@ -309,6 +309,7 @@ function variantProblem(v: Variant, H: number): string | undefined {
     ...(v.keepOnly ?? []),
     ...(v.signSnap ?? []),
     ...(v.negate ?? []),
+    ...(v.readMean ?? []),
     ...(v.neurons ?? []).map((n) => n.neuron),
     ...(v.patch ?? []).flatMap((p) => p.neurons),
     ...(v.edits ?? []).flatMap((e) => ('whColumn' in e ? [e.whColumn] : [])),
@@ -444,6 +445,17 @@ function checkAgainstModels(grids: readonly CheckedGrid[], models: readonly Swee
     ? " (use 'all' for every neuron, drop those k values, or skipLargeK: true / --skip-large-k to leave them out for the smaller models)"
     : '';
   throw new SatrnnError('BAD_OPTION', `the grid does not fit every model: ${shown}${hint}`);
+}
+
+/** Patch positions must exist in every text (positions 0 .. n-2): checked before any work too. */
+function checkAgainstTexts(grids: readonly CheckedGrid[], texts: readonly SweepTextInfo[]): void {
+  const shortest = texts.reduce((a, t) => (t.bytes < a.bytes ? t : a));
+  for (const g of grids)
+    for (const v of g.variants) {
+      const last = Math.max(-1, ...(v.variant.patch ?? []).flatMap((p) => (Array.isArray(p.positions) ? p.positions : [])));
+      if (last >= shortest.bytes - 1)
+        throw new SatrnnError('BAD_OPTION', `variant '${v.label}' patches position ${last}, past the end of ${shortest.text} (${shortest.bytes} bytes: positions 0..${shortest.bytes - 2})`);
+    }
 }
 
 /** A row to evaluate: its index in grid order, what identifies it, and how to build its variant. */
@@ -605,12 +617,10 @@ export async function sweep(input: SweepInput, opts: SweepRunOptions = {}): Prom
   const backend = resolveBackend(input.backend);
   throwIfAborted(signal);
   const { entries, errors } = scanModels(input.models);
-  checkAgainstModels(
-    grids,
-    entries.map((e) => e.info),
-  );
+  checkAgainstModels(grids, entries.map((e) => e.info));
   const minH = Math.min(...entries.map((e) => e.info.hidden));
   const texts = await scanTexts(input.data, entries.length ? Math.floor(TRAJECTORY_CACHE_BYTES / (4 * minH)) + 1 : 0, signal);
+  checkAgainstTexts(grids, texts.map((t) => t.info));
 
   // The plan: every row in grid order; `skip` decides which are left out.
   const plan: { entry: ModelEntry; text: TextEntry; rows: PlannedRow[] }[] = [];
