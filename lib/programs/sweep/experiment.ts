@@ -163,7 +163,11 @@ export interface SweepResult {
   readonly rows: readonly SweepRow[];
   /** Models that could not be loaded (their rows are not in `total`). */
   readonly errors: readonly SweepError[];
-  /** Rows of the whole grid over the loaded models, skipped ones included: indices run 0 .. total-1. */
+  /**
+   * Rows of the whole grid over the models that loaded at the start, skipped ones included:
+   * indices run 0 .. total-1 (a model file that changes or vanishes during the sweep keeps
+   * its indices; its rows are missing and it is listed in `errors`).
+   */
   readonly total: number;
   /** Rows `skip` left out. */
   readonly skipped: number;
@@ -607,7 +611,7 @@ function subBatches(rows: readonly PlannedRow[], batchSize: number): PlannedRow[
  */
 export async function sweep(input: SweepInput, opts: SweepRunOptions = {}): Promise<SweepResult> {
   if (input === null || typeof input !== 'object') throw new SatrnnError('BAD_OPTION', `sweep({ models, data, grid }) takes an object (got ${describeValue(input)})`);
-  checkRunOptions(opts, '{ onProgress?, signal?, onRow?, skip? }');
+  checkRunOptions(opts, '{ onProgress?, signal?, onRow?, skip?, onPlan? }');
   for (const f of ['onRow', 'skip', 'onPlan'] as const)
     if (opts[f] !== undefined && typeof opts[f] !== 'function') throw new SatrnnError('BAD_OPTION', `${f} must be a function (got ${describeValue(opts[f])})`);
   const batchSize = input.batchSize ?? DEFAULT_SWEEP_BATCH;
