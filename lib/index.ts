@@ -115,6 +115,20 @@ export {
   type InterventionsResult,
 } from './programs/interventions/experiment.js';
 
+// Neuron roles (readout, routing through Wh, both, or nothing)
+export {
+  NeuronRoles,
+  roleOf,
+  NEURON_ROLES,
+  DEFAULT_ROLE_TAU,
+  DEFAULT_ROLE_TOP,
+  type NeuronRole,
+  type NeuronRoleRow,
+  type NeuronRolesResult,
+  type NeuronRolesOptions,
+} from './programs/neuron_roles/experiment.js';
+export { formatRolesText, formatRolesCsv, rolesJson, ROLES_JSON_SCHEMA, ROLES_CSV_COLUMNS, type RolesRun, type RolesProvenance } from './programs/neuron_roles/format.js';
+
 // Pruning (q5_redux)
 export {
   PruneStudy,
