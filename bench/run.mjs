@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 // Benchmarks (never run by tests). Method (notes/conventions.md): model and data already in
 // memory, formatting excluded, 1 warm-up then the median of 5 runs. Compared with the
-// originals' recorded times (notes/baselines.md). Usage: npm run bench [-- --quick]
+// originals' recorded times (notes/baselines.md). Usage: npm run bench [-- --quick] [-- --only suites|train|variants]
 import os from 'node:os';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Analysis, NeuronSuite, PruneStudy, parseModel, selectBackend, train } from '../dist/index.js';
+import { Analysis, NeuronSuite, PruneStudy, USE, evaluate, parseModel, selectBackend, train } from '../dist/index.js';
 import { loadAddon } from '../dist/engine/native.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(root, '..', 'shared', 'reference');
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 3 : 5;
+// --only NAME runs one section: suites (q3/q5), train, variants (readout and dynamics variants/s).
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+const section = (name) => only === undefined || only === name;
 
 function reference() {
   const mf = path.join(shared, 'sat_model.bin');
@@ -52,7 +56,7 @@ const suites = [
   { what: 'q3_neurons suite', base: '7.1 s', originalMs: 7100, run: (an) => new NeuronSuite().run(an) },
   { what: 'q5_redux suite', base: '6.5 s', originalMs: 6500, run: (an) => new PruneStudy().run(an) },
 ];
-for (const suite of suites)
+for (const suite of section('suites') ? suites : [])
   for (const cfg of configs) {
     const backend = selectBackend(cfg);
     const label = `${cfg.name === 'js' ? 'js' : `native ${cfg.isa}`}, ${cfg.threads} thread${cfg.threads > 1 ? 's' : ''}`;
@@ -68,7 +72,7 @@ const trainConfigs = [
   ...(loadAddon() ? [...(loadAddon().info().avx2 ? ['avx2'] : []), ...(loadAddon().info().sse2 ? ['sse2'] : []), 'scalar'].map((isa) => ({ name: 'native', isa })) : []),
   { name: 'js', threads: 1 },
 ];
-for (const { fast, ...cfg } of trainConfigs) {
+for (const { fast, ...cfg } of section('train') ? trainConfigs : []) {
   const backend = selectBackend(cfg);
   const label = `${cfg.name === 'js' ? 'js' : `native ${cfg.isa}`}${fast ? ` --fast (not exact), ${backend.threads} thread${backend.threads > 1 ? 's' : ''}` : ', exact'}`;
   const ms = await median(async () => {
@@ -79,15 +83,34 @@ for (const { fast, ...cfg } of trainConfigs) {
   console.error(`train ${label}: ${ms.toFixed(1)} ms`);
 }
 
-// Variants per second: 10,000 random single/multi-neuron readout knockouts at n = 1024.
-if (loadAddon()) {
-  const backend = selectBackend({ name: 'native', threads: 2 });
-  const an = new Analysis({ model, data, backend });
-  let s = 12345;
-  const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
-  const variants = Array.from({ length: 10_000 }, () => ({ knockout: Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => Math.floor(rnd() * 128)) }));
-  const ms = await median(() => an.meanBpc(variants));
-  rows.push({ what: '10,000 readout variants (n=1024)', label: `native ${backend.isa}, 2 threads`, ms, ratio: null, vps: 10_000 / (ms / 1000) });
+// Readout variants per second: 10,000 random single/multi-neuron readout knockouts on one
+// trajectory at n = 1024 (one forward pass, then 10,000 exact readouts).
+const threadLabel = (t) => `${t} thread${t > 1 ? 's' : ''}`;
+if (loadAddon() && section('variants'))
+  for (const threads of [1, 2]) {
+    const backend = selectBackend({ name: 'native', threads });
+    const an = new Analysis({ model, data, backend });
+    let s = 12345;
+    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+    const variants = Array.from({ length: 10_000 }, () => ({ knockout: Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => Math.floor(rnd() * 128)) }));
+    const ms = await median(() => an.meanBpc(variants));
+    rows.push({ what: '10,000 readout variants (n=1024)', label: `native ${backend.isa}, ${threadLabel(threads)}`, ms, ratio: null, vps: 10_000 / (ms / 1000) });
+    console.error(`readout variants ${threadLabel(threads)}: ${ms.toFixed(1)} ms`);
+  }
+
+// Dynamics variants per second: 64 variants of the forward pass at n = 1024, each with one
+// neuron clamped to 0 inside the recurrence, and each read out exactly (all neurons as
+// they are): a full forward pass and its readout per variant, as in a neuron-ablation sweep.
+const DYNAMICS_VARIANTS = 64;
+const allValue = new Uint8Array(model.hidden).fill(USE.value);
+const dynamicsGroups = Array.from({ length: DYNAMICS_VARIANTS }, (_, j) => ({ dynamics: { neurons: [{ neuron: j % model.hidden, clamp: 0 }] }, use: allValue }));
+const dynamicsConfigs = [...(loadAddon() ? [1, 2].map((threads) => ({ name: 'native', threads })) : []), ...[1, 2].map((threads) => ({ name: 'js', threads }))];
+for (const cfg of section('variants') ? dynamicsConfigs : []) {
+  const backend = selectBackend(cfg);
+  const label = `${cfg.name === 'js' ? 'js' : `native ${backend.isa}`}, ${threadLabel(cfg.threads)}`;
+  const ms = await median(() => evaluate(backend, { model, text: data, groups: dynamicsGroups }));
+  rows.push({ what: `${DYNAMICS_VARIANTS} dynamics variants (n=1024)`, label, ms, ratio: null, vps: DYNAMICS_VARIANTS / (ms / 1000) });
+  console.error(`dynamics variants ${label}: ${ms.toFixed(1)} ms`);
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';

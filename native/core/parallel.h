@@ -16,20 +16,22 @@ namespace satrnn {
 // Upper bound on worker threads per call (also enforced on the JS side).
 constexpr unsigned kMaxThreads = 256;
 
-// Runs body(i) for every i in [0, n) on min(threads, n) threads, the calling thread being
-// one of them; items are taken in order from a shared counter. Once `cancel` is set no new
-// item starts. The first exception thrown by body is rethrown after every thread joined.
-inline void parallel_for(size_t n, unsigned threads, std::atomic<bool>& cancel, const std::function<void(size_t)>& body) {
+// Runs body(i, w) for every i in [0, n) on min(threads, n) threads, the calling thread being
+// one of them (w = 0; the others 1, 2, ...: an index for per-thread buffers); items are
+// taken in order from a shared counter. Once `cancel` is set no new item starts. The first
+// exception thrown by body is rethrown after every thread joined.
+inline void parallel_for_workers(size_t n, unsigned threads, std::atomic<bool>& cancel,
+                                 const std::function<void(size_t, unsigned)>& body) {
   std::atomic<size_t> next{0};
   std::exception_ptr failure;
   std::mutex mu;
-  auto run = [&]() {
+  auto run = [&](unsigned worker) {
     try {
       for (;;) {
         if (cancel.load(std::memory_order_relaxed)) return;
         const size_t i = next.fetch_add(1);
         if (i >= n) return;
-        body(i);
+        body(i, worker);
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(mu);
@@ -41,14 +43,19 @@ inline void parallel_for(size_t n, unsigned threads, std::atomic<bool>& cancel, 
   std::vector<std::thread> pool;
   for (size_t i = 1; i < nt; ++i) {
     try {
-      pool.emplace_back(run);
+      pool.emplace_back(run, static_cast<unsigned>(i));
     } catch (const std::system_error&) {
       break;  // no more threads to be had (a pids limit, say): carry on with fewer
     }
   }
-  run();
+  run(0);
   for (auto& t : pool) t.join();
   if (failure) std::rethrow_exception(failure);
+}
+
+// parallel_for_workers without the worker index.
+inline void parallel_for(size_t n, unsigned threads, std::atomic<bool>& cancel, const std::function<void(size_t)>& body) {
+  parallel_for_workers(n, threads, cancel, [&](size_t i, unsigned) { body(i); });
 }
 
 // How a readout batch of V variants x T positions is cut into tiles for `threads` threads.
@@ -94,5 +101,17 @@ inline ReadoutTiling pipelined_tiling(size_t T, unsigned threads) {
   r.tiles = T == 0 ? 0 : (T + r.tile - 1) / r.tile;
   return r;
 }
+
+// Fused groups: when the recurrences are at least as many as the threads (every thread is
+// busy with one anyway), a group with few readout variants is one job that runs its
+// dynamics a block of positions at a time into a small per-thread buffer and reads each
+// block out while it is still in cache (no chunk-sized state arrays to fault in and
+// stream back). Groups with more variants keep separate readout tiles, which balance the
+// threads' load.
+constexpr size_t kFuseMaxVariants = 8;
+// Positions per block: 256 x H floats (128 KB at H = 128) stay in L2 between the
+// recurrence and the readout, and the dynamics call's set-up (packing Wh, ~1 % of a block
+// of 128) is amortised.
+constexpr size_t kFuseBlock = 256;
 
 }  // namespace satrnn

@@ -65,16 +65,39 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   // recurrence has produced their states (one thread runs the recurrence, the others read
   // out behind it); otherwise the one tiling policy.
   // Pipelining pays when the recurrences are fewer than the threads (otherwise every thread
-  // is busy with a recurrence first anyway).
+  // is busy with a recurrence first anyway). Then groups with few readout variants are
+  // fused instead: one job runs the dynamics and the readout block by block.
   size_t recurrences = 0;
   for (const EvalGroup& e : groups) recurrences += e.given_states ? 0 : 1;
   const bool pipeline = c.threads > 1 && recurrences < c.threads;
+  std::vector<char> fused(G, 0);
+  std::vector<size_t> fusable;
+  for (size_t g = 0; g < G; ++g) {
+    const EvalGroup& e = groups[g];
+    // (A group that only writes its states gains nothing from blocks.)
+    const bool only_states = e.V == 0 && e.states_out;
+    if (!pipeline && !e.given_states && e.V <= kFuseMaxVariants && !only_states && T > 0) fusable.push_back(g);
+  }
+  // Whole rounds of fused jobs (one per thread); the groups left over, those with the most
+  // variants, run as a recurrence and readout tiles, which the threads share at the end.
+  std::stable_sort(fusable.begin(), fusable.end(), [&](size_t a, size_t b) { return groups[a].V > groups[b].V; });
+  const size_t left_over = c.threads > 1 ? fusable.size() % c.threads : 0;
+  bool any_fused_buffer = false;
+  for (size_t i = left_over; i < fusable.size(); ++i) {
+    fused[fusable[i]] = 1;
+    any_fused_buffer = any_fused_buffer || !groups[fusable[i]].states_out;
+  }
   auto tiling = [&](const EvalGroup& e) {
     if (!e.given_states && pipeline) return pipelined_tiling(T, c.threads);
     return readout_tiling(e.V, T, c.threads);
   };
-  size_t scratch_states = 0, scratch_bits = 0;
-  for (const EvalGroup& e : groups) {
+  // Scratch: chunk-sized states of the other groups with dynamics, one block per thread
+  // for the fused groups, and bits arrays of position tiles.
+  const size_t workers = std::max<size_t>(1, std::min<size_t>(c.threads, kMaxThreads));
+  size_t scratch_states = any_fused_buffer ? workers * kFuseBlock * H : 0, scratch_bits = 0;
+  for (size_t g = 0; g < G; ++g) {
+    const EvalGroup& e = groups[g];
+    if (fused[g]) continue;
     if (!e.given_states && !e.states_out) scratch_states += T * H;
     if (e.V > 0 && !e.bits_out && tiling(e).split_positions) scratch_bits += e.V * T;
   }
@@ -82,15 +105,22 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   Scratch<double> sbits(tls_bits, scratch_bits);
   float* next_states = tls_states.data();
   double* next_bits = tls_bits.data();
+  float* fuse_buffers = nullptr;
+  if (any_fused_buffer) {
+    fuse_buffers = next_states;
+    next_states += workers * kFuseBlock * H;
+  }
 
-  // Dynamics jobs first (each one sequential recurrence), then readout tiles: threads take
-  // jobs in this order, so a tile only ever waits for a recurrence that is running.
+  // Dynamics jobs first (each one sequential recurrence), then fused jobs (largest first),
+  // then readout tiles: threads take jobs in this order, so a tile only ever waits for a
+  // recurrence that is running, and the tiles even out the threads' load at the end.
+  enum Kind { kDynamics, kFused, kReadout };
   struct Job {
     size_t g;
-    bool dynamics;
+    Kind kind;
     size_t v0, v1, t0, t1;
   };
-  std::vector<Job> jobs;
+  std::vector<Job> jobs, fused_jobs, tiles;
   std::vector<const float*> states(G, nullptr);
   std::vector<float*> outp(G, nullptr);
   std::unique_ptr<std::atomic<size_t>[]> ready(new std::atomic<size_t>[G]);
@@ -101,6 +131,7 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
       states[g] = e.given_states;
       continue;
     }
+    if (fused[g]) continue;
     float* out = e.states_out;
     if (!out && T > 0) {
       out = next_states;
@@ -109,17 +140,28 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     outp[g] = out;
     states[g] = out;
     if (e.prefix && e.from > 0) std::memcpy(out, e.prefix, e.from * H * sizeof(float));
-    jobs.push_back({g, true, 0, 0, e.from, T});
+    jobs.push_back({g, kDynamics, 0, 0, e.from, T});
   }
+  for (size_t i = left_over; i < fusable.size(); ++i) fused_jobs.push_back({fusable[i], kFused, 0, 0, 0, T});  // most variants first
 
   std::vector<ReadoutBatch> batches(G);
   std::vector<std::unique_ptr<ModelView>> views(G);
-  std::vector<std::unique_ptr<Certificate>> certs(G);
   std::vector<std::shared_ptr<const ReadoutPrep>> preps(G);
   std::vector<std::vector<uint8_t>> masks(G);
   std::vector<std::vector<uint32_t>> prob_rows(G);
   std::vector<std::vector<double>> totals_before(G);
+  // Certificates and repacked readout weights, one per distinct weights array.
+  std::vector<std::pair<const float*, std::unique_ptr<Certificate>>> certs;
+  std::vector<std::pair<const float*, const ReadoutPrep*>> packed;
+  auto certificate_of = [&](const ModelView& mv) {
+    for (auto& p : certs)
+      if (p.first == mv.Wy) return p.second.get();
+    certs.emplace_back(mv.Wy, std::make_unique<Certificate>());
+    prepare_certificate(mv, certs.back().second.get());
+    return certs.back().second.get();
+  };
   std::atomic<uint64_t> fb{0};
+  std::atomic<bool> ordered_used{false};
   *method_used = c.method;
   for (size_t g = 0; g < G; ++g) {
     EvalGroup& e = groups[g];
@@ -148,6 +190,21 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
       b.prob_row = prob_rows[g].data();
       b.rows = r;
     }
+    b.method = c.method;
+    b.fallbacks = &fb;
+    const ReadoutPrep* same = nullptr;
+    for (auto& p : packed)
+      if (p.first == e.dyn.weights) same = p.second;
+    if (fused[g]) {
+      // One job visits every position in order: bits go to the bits array or straight to
+      // the totals. The method is chosen per block (states_bounded) in the job.
+      b.bits = e.bits_out;
+      b.totals = e.totals;
+      if (c.method == Method::Certified) b.cert = certificate_of(*views[g]);
+      preps[g] = prepare_readout(b, c.isa, same);
+      if (!same) packed.emplace_back(e.dyn.weights, preps[g].get());
+      continue;
+    }
     const ReadoutTiling tl = tiling(e);
     // Variant tiles cover every position: they add to the running totals directly, in t
     // order; position tiles need the bits array (summed in t order afterwards).
@@ -161,32 +218,76 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
       b.totals = e.totals;
       totals_before[g].assign(e.totals, e.totals + e.V);  // restored if the readout is redone
     }
-    b.method = c.method;
-    b.fallbacks = &fb;
     const bool bounded = e.given_states ? states_bounded(states[g], T * H)
                                         : bounded_by_construction(e, H) && (!e.prefix || states_bounded(e.prefix, e.from * H));
     if (c.method == Method::Certified) {
       if (bounded) {
-        certs[g] = std::make_unique<Certificate>();
-        prepare_certificate(*views[g], certs[g].get());
-        b.cert = certs[g].get();
+        b.cert = certificate_of(*views[g]);
       } else {
         b.method = Method::Ordered;
-        *method_used = Method::Ordered;
+        ordered_used.store(true);
       }
     }
-    preps[g] = prepare_readout(b, c.isa);
+    preps[g] = prepare_readout(b, c.isa, same);
+    if (!same) packed.emplace_back(e.dyn.weights, preps[g].get());
     for (size_t i = 0; i < tl.tiles; ++i) {
       const size_t a = i * tl.tile;
-      if (tl.split_positions) jobs.push_back({g, false, 0, e.V, a, std::min(T, a + tl.tile)});
-      else jobs.push_back({g, false, a, std::min(e.V, a + tl.tile), 0, T});
+      if (tl.split_positions) tiles.push_back({g, kReadout, 0, e.V, a, std::min(T, a + tl.tile)});
+      else tiles.push_back({g, kReadout, a, std::min(e.V, a + tl.tile), 0, T});
     }
   }
+  jobs.insert(jobs.end(), fused_jobs.begin(), fused_jobs.end());
+  jobs.insert(jobs.end(), tiles.begin(), tiles.end());
 
-  parallel_for(jobs.size(), c.threads, cancel, [&](size_t k) {
+  // Reads out positions t0 .. t1-1 of a fused group whose states are `rows` (row 0 = t0):
+  // the batch seen through a window (bits keep their stride T). Certified only where the
+  // block's states are within [-1, 1] (the certificate's premise); the ordered sums give
+  // the same bits elsewhere.
+  auto read_block = [&](size_t g, const float* rows, size_t t0, size_t t1) {
+    if (!preps[g]) return;
+    ReadoutBatch w = batches[g];
+    w.states = rows;
+    w.targets += t0;
+    if (w.select) w.select += t0;
+    if (w.bits) w.bits += t0;
+    if (w.prob_row) w.prob_row += t0;
+    if (w.method == Method::Certified && !states_bounded(rows, (t1 - t0) * H)) {
+      w.method = Method::Ordered;
+      w.cert = nullptr;
+      ordered_used.store(true, std::memory_order_relaxed);
+    }
+    readout_tile(w, *preps[g], 0, w.V, 0, t1 - t0, progress, &cancel);
+  };
+  auto run_fused = [&](size_t g, unsigned worker) {
+    EvalGroup& e = groups[g];
+    const size_t f = e.from;
+    // Before `from`: the prefix's states (read where they are; copied to states_out as the
+    // other path does), or nothing to read.
+    if (e.prefix && f > 0) {
+      if (e.states_out) std::memcpy(e.states_out, e.prefix, f * H * sizeof(float));
+      for (size_t t0 = 0; t0 < f && !cancel.load(std::memory_order_relaxed); t0 += kFuseBlock)
+        read_block(g, e.prefix + t0 * H, t0, std::min(f, t0 + kFuseBlock));
+    }
+    float* buffer = fuse_buffers ? fuse_buffers + worker * kFuseBlock * H : nullptr;
+    for (size_t t0 = f; t0 < T; t0 += kFuseBlock) {
+      const size_t t1 = std::min(T, t0 + kFuseBlock);
+      float* rows = e.states_out ? e.states_out + t0 * H : buffer;
+      // The recurrence continues from e.state; steps_before counts the steps already taken
+      // (sign flips), so the blocks equal one call bit for bit.
+      if (!run_dynamics(e.dyn, H, c.bytes + t0, c.pos0 + t0, t1 - t0, e.state, rows, e.pre_out ? e.pre_out + t0 * H : nullptr,
+                        e.stats, e.steps_before + (t0 - f), c.isa, &cancel))
+        return;
+      if (progress) progress->fetch_add(t1 - t0, std::memory_order_relaxed);
+      read_block(g, rows, t0, t1);
+      if (cancel.load(std::memory_order_relaxed)) return;
+    }
+  };
+
+  parallel_for_workers(jobs.size(), c.threads, cancel, [&](size_t k, unsigned worker) {
     const Job& j = jobs[k];
     EvalGroup& e = groups[j.g];
-    if (j.dynamics) {
+    if (j.kind == kFused) return run_fused(j.g, worker);
+    if (j.kind == kDynamics) {
       const size_t f = e.from;
       if (!run_dynamics(e.dyn, H, c.bytes + f, c.pos0 + f, T - f, e.state, outp[j.g] + f * H, e.pre_out ? e.pre_out + f * H : nullptr,
                         e.stats, e.steps_before, c.isa, &cancel, &ready[j.g], f))
@@ -207,18 +308,20 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     if (!preps[g]) continue;
     ReadoutBatch& b = batches[g];
     // A certified readout of states that left [-1, 1] after all (overflowing sums): redo it
-    // with the ordered sums, the reference.
+    // with the ordered sums, the reference. (Fused groups chose per block.)
     const size_t first = first_read(groups[g]);
-    if (b.method == Method::Certified && !groups[g].given_states && !states_bounded(states[g] + first * H, (T - first) * H)) {
+    if (!fused[g] && b.method == Method::Certified && !groups[g].given_states &&
+        !states_bounded(states[g] + first * H, (T - first) * H)) {
       b.method = Method::Ordered;
       b.cert = nullptr;
-      *method_used = Method::Ordered;
+      ordered_used.store(true);
       if (!b.bits) std::copy(totals_before[g].begin(), totals_before[g].end(), groups[g].totals);
       readout_tile(b, *preps[g], 0, b.V, 0, T, nullptr, &cancel);
       if (cancel.load()) return false;
     }
     if (b.bits) add_bits_in_order(b, groups[g].totals);
   }
+  if (ordered_used.load()) *method_used = Method::Ordered;
   if (fallbacks) *fallbacks += fb.load();
   return true;
 }

@@ -1,7 +1,9 @@
 // One chunk of the engine's work: for each group, the states of a block of positions
 // (computed by the dynamics primitive from a carried state, or given), then the readout
 // variants of the group on those states. Callers loop over chunks carrying the state,
-// stats and totals; a chunked run equals a whole-text run bit for bit.
+// stats and totals; a chunked run equals a whole-text run bit for bit. How the work is cut
+// into jobs (readout tiles behind a running recurrence, or one job per group that
+// alternates dynamics and readout a block of positions at a time) never changes a result.
 #pragma once
 #include <atomic>
 #include <cstdint>

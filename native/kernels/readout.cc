@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "math/glibc_double.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include "math/exp_avx2.h"
@@ -157,7 +160,7 @@ inline void probs_scalar(const double* logit, double* P) {
 // ---------------------------------------------------------------------------------------
 // Kernels behind one interface so the scalar and AVX2 drivers share the control flow.
 struct ScalarOps {
-  const ModelView& m;
+  const ModelView m;
   explicit ScalarOps(const ModelView& mv) : m(mv) {}
 
   // logit[o] = ordered sum over the plan's kept terms, for all o. Four outputs at a time
@@ -203,6 +206,21 @@ struct ScalarOps {
     }
   }
 
+  // Full sums only (no variant derives from them by updates, so no certificate is needed:
+  // they are the all-value variant's ordered sums).
+  void sums(const float* h, double* S) const {
+    const size_t H = m.H;
+    for (int o = 0; o < kVocab; ++o) {
+      const float* w = m.Wy + static_cast<size_t>(o) * H;
+      double s = m.by[o];
+      for (size_t j = 0; j < H; ++j) {
+        const float prod = w[j] * h[j];
+        s = s + static_cast<double>(prod);
+      }
+      S[o] = s;
+    }
+  }
+
   // logit[o] += sign * float(Wy[o][j] * r) for all o (exact under the certificate).
   void add_term(double* logit, int j, float r, bool subtract) const {
     const size_t H = m.H;
@@ -234,11 +252,10 @@ struct ScalarOps {
     }
   }
 
-  double bits(const double* logit, double* e, int y) const { return bits_scalar(logit, e, y); }
-
-  void bits8(const double* const* logits, int y, double* out) const {
+  // Lane k: the bits of target y[k] under logits[k].
+  void bits8(const double* const* logits, const int* y, double* out) const {
     double e[kVocab];
-    for (int k = 0; k < 8; ++k) out[k] = bits_scalar(logits[k], e, y);
+    for (int k = 0; k < 8; ++k) out[k] = bits_scalar(logits[k], e, y[k]);
   }
 };
 
@@ -249,19 +266,20 @@ struct ScalarOps {
 // [o/16][j][16] so one term of sixteen outputs is one 64-byte load.
 // Sixteen double accumulators (four vectors): start at by[o..o+15], add one float product
 // of sixteen outputs per call in the caller's order, store.
+// Products are formed four at a time (128-bit multiplies): widening a 256-bit product
+// vector needs an extra extract per half, and the widening conversions (one per cycle on
+// the machines measured) are the bottleneck; measured ~20 % faster.
 struct Acc16 {
   __m256d a[4];
   __attribute__((target("avx2"))) explicit Acc16(const float* by) {
     for (int i = 0; i < 4; ++i) a[i] = _mm256_cvtps_pd(_mm_loadu_ps(by + 4 * i));
   }
-  // Adds float(w[o] * r) widened to double; returns the two float product vectors.
-  __attribute__((target("avx2"))) void add(const float* w, __m256 rv, __m256* p0, __m256* p1) {
-    *p0 = _mm256_mul_ps(_mm256_loadu_ps(w), rv);
-    *p1 = _mm256_mul_ps(_mm256_loadu_ps(w + 8), rv);
-    a[0] = _mm256_add_pd(a[0], _mm256_cvtps_pd(_mm256_castps256_ps128(*p0)));
-    a[1] = _mm256_add_pd(a[1], _mm256_cvtps_pd(_mm256_extractf128_ps(*p0, 1)));
-    a[2] = _mm256_add_pd(a[2], _mm256_cvtps_pd(_mm256_castps256_ps128(*p1)));
-    a[3] = _mm256_add_pd(a[3], _mm256_cvtps_pd(_mm256_extractf128_ps(*p1, 1)));
+  // Adds float(w[o] * r) widened to double.
+  __attribute__((target("avx2"), always_inline)) inline void add(const float* w, __m128 rv) {
+    a[0] = _mm256_add_pd(a[0], _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(w), rv)));
+    a[1] = _mm256_add_pd(a[1], _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(w + 4), rv)));
+    a[2] = _mm256_add_pd(a[2], _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(w + 8), rv)));
+    a[3] = _mm256_add_pd(a[3], _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(w + 12), rv)));
   }
   __attribute__((target("avx2"))) void store(double* out) const {
     for (int i = 0; i < 4; ++i) _mm256_storeu_pd(out + 4 * i, a[i]);
@@ -269,7 +287,7 @@ struct Acc16 {
 };
 
 struct Avx2Ops {
-  const ModelView& m;
+  const ModelView m;
   std::vector<float> packed;
   static constexpr int kBlocks = kVocab / 16;
 
@@ -281,52 +299,83 @@ struct Avx2Ops {
   }
   const float* block(int blk) const { return &packed[static_cast<size_t>(blk) * m.H * 16]; }
 
+  // `r` has room for H values. A variant that keeps most terms runs the dense loop of
+  // sums() over every j, reading 0 for a removed term: adding float(w * 0) = +-0 leaves a
+  // nonzero sum unchanged and can only change the sign of a zero sum, which no bit or
+  // probability sees (00-common §4: exp(+-0 - M) and the max are the same). The indexed
+  // loop costs ~1.5x per term (an index load and address arithmetic per term).
   __attribute__((target("avx2"))) void ordered_all(const Plan& p, const float* h, double* logit, float* r) const {
     const size_t k = p.kept.size();
+    if (4 * k >= 3 * m.H) {
+      for (size_t j = 0; j < m.H; ++j) r[j] = p.use[j] == kAbsent ? 0.0f : read_as(p.use[j], h[j]);
+      return sums(r, logit);
+    }
     for (size_t q = 0; q < k; ++q) r[q] = read_as(p.kept_use[q], h[p.kept[q]]);
     for (int blk = 0; blk < kBlocks; ++blk) {
       Acc16 acc(m.by + blk * 16);
       const float* base = block(blk);
-      __m256 p0, p1;
-      for (size_t q = 0; q < k; ++q) acc.add(base + static_cast<size_t>(p.kept[q]) * 16, _mm256_set1_ps(r[q]), &p0, &p1);
+      for (size_t q = 0; q < k; ++q) acc.add(base + static_cast<size_t>(p.kept[q]) * 16, _mm_set1_ps(r[q]));
       acc.store(logit + blk * 16);
     }
   }
 
+  // The smallest exponent field among the nonzero products of each output: float bit
+  // patterns of |p| order like the magnitudes, so min(|bits| - 1) (unsigned; a zero wraps
+  // to the maximum and never wins) + 1 is the smallest nonzero |p|, whose field is the
+  // smallest exponent (three integer operations per eight products instead of five).
   __attribute__((target("avx2"))) void full_sums(const float* h, double* S, int* min_exp) const {
     const size_t H = m.H;
     const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
-    const __m256i e255 = _mm256_set1_epi32(255);
-    const __m256i zero = _mm256_setzero_si256();
-    // Exponent field of each product (255 for zeros), running minimum per output.
-    auto field = [&](__m256 p) __attribute__((target("avx2"))) {
-      const __m256i b = _mm256_and_si256(_mm256_castps_si256(p), absmask);
-      return _mm256_blendv_epi8(_mm256_srli_epi32(b, 23), e255, _mm256_cmpeq_epi32(b, zero));
+    const __m256i one = _mm256_set1_epi32(1);
+    const __m256i none = _mm256_set1_epi32(-1);
+    auto fields = [&](__m256i mn) __attribute__((target("avx2"))) {
+      // All products zero: 255, which never limits exactness (as exp_field(0)).
+      return _mm256_blendv_epi8(_mm256_srli_epi32(_mm256_add_epi32(mn, one), 23), _mm256_set1_epi32(255), _mm256_cmpeq_epi32(mn, none));
     };
     for (int blk = 0; blk < kBlocks; ++blk) {
-      Acc16 acc(m.by + blk * 16);
-      __m256i me0 = e255, me1 = e255;
+      __m256d a0 = _mm256_cvtps_pd(_mm_loadu_ps(m.by + blk * 16)), a1 = _mm256_cvtps_pd(_mm_loadu_ps(m.by + blk * 16 + 4));
+      __m256d a2 = _mm256_cvtps_pd(_mm_loadu_ps(m.by + blk * 16 + 8)), a3 = _mm256_cvtps_pd(_mm_loadu_ps(m.by + blk * 16 + 12));
+      __m256i me0 = none, me1 = none;
       const float* base = block(blk);
-      __m256 p0, p1;
       for (size_t j = 0; j < H; ++j) {
-        acc.add(base + j * 16, _mm256_set1_ps(h[j]), &p0, &p1);
-        me0 = _mm256_min_epi32(me0, field(p0));
-        me1 = _mm256_min_epi32(me1, field(p1));
+        const float* w = base + j * 16;
+        const __m256 rv = _mm256_set1_ps(h[j]);
+        const __m256 p0 = _mm256_mul_ps(_mm256_loadu_ps(w), rv), p1 = _mm256_mul_ps(_mm256_loadu_ps(w + 8), rv);
+        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(p0)));
+        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)));
+        a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(p1)));
+        a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1)));
+        me0 = _mm256_min_epu32(me0, _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(p0), absmask), one));
+        me1 = _mm256_min_epu32(me1, _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(p1), absmask), one));
       }
+      double* out = S + blk * 16;
+      _mm256_storeu_pd(out, a0);
+      _mm256_storeu_pd(out + 4, a1);
+      _mm256_storeu_pd(out + 8, a2);
+      _mm256_storeu_pd(out + 12, a3);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(min_exp + blk * 16), fields(me0));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(min_exp + blk * 16 + 8), fields(me1));
+    }
+  }
+
+  // Full sums only (ScalarOps::sums).
+  __attribute__((target("avx2"))) void sums(const float* h, double* S) const {
+    const size_t H = m.H;
+    for (int blk = 0; blk < kBlocks; ++blk) {
+      Acc16 acc(m.by + blk * 16);
+      const float* base = block(blk);
+      for (size_t j = 0; j < H; ++j) acc.add(base + j * 16, _mm_set1_ps(h[j]));
       acc.store(S + blk * 16);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(min_exp + blk * 16), me0);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(min_exp + blk * 16 + 8), me1);
     }
   }
 
   // a0..a3 -/+= float(w * r) widened to double, for sixteen outputs (w0: the first eight).
   template <bool Subtract>
-  __attribute__((target("avx2"), always_inline)) static inline void term16(__m256 w0, __m256 w1, float r, __m256d& a0,
-                                                                          __m256d& a1, __m256d& a2, __m256d& a3) {
-    const __m256 rv = _mm256_set1_ps(r);
-    const __m256 p0 = _mm256_mul_ps(w0, rv), p1 = _mm256_mul_ps(w1, rv);
-    const __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(p0)), d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1));
-    const __m256d d2 = _mm256_cvtps_pd(_mm256_castps256_ps128(p1)), d3 = _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1));
+  __attribute__((target("avx2"), always_inline)) static inline void term16(const float* w, float r, __m256d& a0, __m256d& a1,
+                                                                          __m256d& a2, __m256d& a3) {
+    const __m128 rv = _mm_set1_ps(r);
+    const __m256d d0 = _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(w), rv)), d1 = _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(w + 4), rv));
+    const __m256d d2 = _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(w + 8), rv)), d3 = _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(w + 12), rv));
     a0 = Subtract ? _mm256_sub_pd(a0, d0) : _mm256_add_pd(a0, d0);
     a1 = Subtract ? _mm256_sub_pd(a1, d1) : _mm256_add_pd(a1, d1);
     a2 = Subtract ? _mm256_sub_pd(a2, d2) : _mm256_add_pd(a2, d2);
@@ -344,9 +393,8 @@ struct Avx2Ops {
       const float* col = block(blk);
       for (size_t q = 0; q < n; ++q) {
         const float* w = col + static_cast<size_t>(c[q].j) * 16;
-        const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
-        if (c[q].kind != Change::kAdd) term16<true>(w0, w1, c[q].from, a0, a1, a2, a3);
-        if (c[q].kind != Change::kSub) term16<false>(w0, w1, c[q].to, a0, a1, a2, a3);
+        if (c[q].kind != Change::kAdd) term16<true>(w, c[q].from, a0, a1, a2, a3);
+        if (c[q].kind != Change::kSub) term16<false>(w, c[q].to, a0, a1, a2, a3);
       }
       double* l = logit + blk * 16;
       _mm256_storeu_pd(l, a0);
@@ -356,29 +404,12 @@ struct Avx2Ops {
     }
   }
 
-  // Max is order-independent for finite logits; exp lane by lane equals the scalar port;
-  // the sum of e[o] stays sequential in o, as the spec sums.
-  __attribute__((target("avx2"))) double bits(const double* logit, double* e, int y) const {
-    __m256d mx = _mm256_set1_pd(-1e30);
-    for (int o = 0; o < kVocab; o += 4) mx = _mm256_max_pd(mx, _mm256_loadu_pd(logit + o));
-    alignas(32) double lanes[4];
-    _mm256_store_pd(lanes, mx);
-    double M = lanes[0];
-    for (int i = 1; i < 4; ++i) M = lanes[i] > M ? lanes[i] : M;
-    const __m256d Mv = _mm256_set1_pd(M);
-    for (int o = 0; o < kVocab; o += 4)
-      _mm256_storeu_pd(e + o, gmath::exp4_avx2(_mm256_sub_pd(_mm256_loadu_pd(logit + o), Mv)));
-    double E = 0.0;
-    for (int o = 0; o < kVocab; ++o) E = E + e[o];
-    const double p = e[y] / E;
-    return -gmath::log2(p > kFloor ? p : kFloor);
-  }
-
-  // Eight variants at once, one per lane of two vectors: a 4x4 transpose puts output o of
-  // four variants in one vector, so each lane runs the spec's sequence (max, exp(logit - M),
-  // sum in o order, p[y], floor, log2) for its own variant, and the two groups' sums form
-  // independent dependency chains that overlap with the exps.
-  __attribute__((target("avx2"))) void bits8(const double* const* logits, int y, double* out) const {
+  // Eight predictions at once (variants, or positions of few variants), one per lane of two
+  // vectors: a 4x4 transpose puts output o of four rows in one vector, so each lane runs
+  // the spec's sequence (max, exp(logit - M), sum in o order, p[y], floor, log2) for its own
+  // row and target, and the two groups' sums form independent dependency chains that
+  // overlap with the exps.
+  __attribute__((target("avx2"))) void bits8(const double* const* logits, const int* y, double* out) const {
     alignas(32) double M[8];
     bool in_range = true;
     for (int k = 0; k < 8; ++k) {
@@ -405,7 +436,7 @@ struct Avx2Ops {
     }
     if (!in_range) {
       double e[kVocab];
-      for (int k = 0; k < 8; ++k) out[k] = bits_scalar(logits[k], e, y);
+      for (int k = 0; k < 8; ++k) out[k] = bits_scalar(logits[k], e, y[k]);
       return;
     }
     const __m256d M0 = _mm256_load_pd(M), M1 = _mm256_load_pd(M + 4);
@@ -438,8 +469,8 @@ struct Avx2Ops {
       }
     }
     // e[y] again (the same argument gives the same value) instead of a compare per step.
-    const __m256d ey0 = gmath::exp4_nonpos_avx2(_mm256_sub_pd(_mm256_set_pd(a3[y], a2[y], a1[y], a0[y]), M0));
-    const __m256d ey1 = gmath::exp4_nonpos_avx2(_mm256_sub_pd(_mm256_set_pd(b3[y], b2[y], b1[y], b0[y]), M1));
+    const __m256d ey0 = gmath::exp4_nonpos_avx2(_mm256_sub_pd(_mm256_set_pd(a3[y[3]], a2[y[2]], a1[y[1]], a0[y[0]]), M0));
+    const __m256d ey1 = gmath::exp4_nonpos_avx2(_mm256_sub_pd(_mm256_set_pd(b3[y[7]], b2[y[6]], b1[y[5]], b0[y[4]]), M1));
     alignas(32) double Es[8], eys[8];
     _mm256_store_pd(Es, E0);
     _mm256_store_pd(Es + 4, E1);
@@ -472,31 +503,6 @@ inline bool cancelled(const std::atomic<bool>* cancel) {
 }
 
 
-// The spec literally: each variant, each position, every logit summed over the kept terms.
-template <typename Ops>
-void run_ordered(const Ops& ops, const std::vector<Plan>& plans, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
-                 std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
-  const size_t H = b.model->H;
-  std::vector<float> r(H);
-  std::vector<double> logit(kVocab), e(kVocab);
-  for (size_t v = v0; v < v1; ++v) {
-    if (cancelled(cancel)) return;
-    const Plan& p = plans[v];
-    for (size_t t = t0; t < t1; ++t) {
-      if ((t - t0) % 1024 == 1023 && cancelled(cancel)) return;  // long tiles stay cancellable
-      if (!selected(b, t)) continue;
-      ops.ordered_all(p, b.states + t * H, logit.data(), r.data());
-      put_bits(b, v, t, ops.bits(logit.data(), e.data(), b.targets[t]));
-      put_probs(b, v, t, logit.data());
-    }
-    if (progress) {
-      size_t n = 0;
-      for (size_t t = t0; t < t1; ++t) n += selected(b, t);
-      progress->fetch_add(n, std::memory_order_relaxed);
-    }
-  }
-}
-
 // The values op reads at a position whose state has h[j] = hj.
 inline Change to_change(const Op& op, float hj) {
   const float from = read_as(op.from, hj);
@@ -505,113 +511,174 @@ inline Change to_change(const Op& op, float hj) {
   return {kind, op.j, from, to};
 }
 
-// Positions outer, variants inner: the full sums and their certificate are computed once per
-// position and shared by every variant of the tile, and variants are evaluated eight at a
-// time so their softmax sums interleave. Each variant still accumulates its bits in t
-// order, so the means equal run_ordered's bit for bit.
+// Predictions waiting for the eight-lane softmax: (variant, position, logits) in the order
+// they were made, so each variant's bits still reach its running total in t order.
 template <typename Ops>
-void run_certified(const Ops& ops, const std::vector<Plan>& all, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
-                   std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
+struct Lanes {
+  const Ops& ops;
+  const ReadoutBatch& b;
+  const double* logit[kGroup];
+  int y[kGroup];
+  size_t v[kGroup], t[kGroup];
+  size_t n = 0;
+
+  Lanes(const Ops& o, const ReadoutBatch& batch) : ops(o), b(batch) {}
+  // Queues one prediction; the logits must stay unchanged until the next flush.
+  void push(const double* l, size_t variant, size_t pos) {
+    logit[n] = l;
+    y[n] = b.targets[pos];
+    v[n] = variant;
+    t[n] = pos;
+    if (++n == kGroup) flush();
+  }
+  void flush() {
+    if (n == 0) return;
+    for (size_t k = n; k < kGroup; ++k) {  // idle lanes repeat lane 0 (results unused)
+      logit[k] = logit[0];
+      y[k] = y[0];
+    }
+    double bits[kGroup];
+    ops.bits8(logit, y, bits);
+    for (size_t k = 0; k < n; ++k) {
+      put_bits(b, v[k], t[k], bits[k]);
+      put_probs(b, v[k], t[k], logit[k]);
+    }
+    n = 0;
+  }
+};
+
+// Positions outer, variants inner, both methods. Ordered: every logit summed over the kept
+// terms in j order, the spec literally. Certified: the full sums and their certificate
+// are computed once per position and shared by every variant of the tile. Predictions
+// are evaluated eight at a time so their softmax sums interleave: eight variants of a
+// position, or, with fewer variants, the variants of several positions (one target per
+// lane). Each variant still accumulates its bits in t order, so the totals are the same
+// whatever the method, tiling or batching.
+template <typename Ops>
+void run_tile(const Ops& ops, const std::vector<Plan>& all, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
+              std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
   const ModelView& m = *b.model;
   const size_t H = m.H;
   const size_t nv = v1 - v0;
+  if (nv == 0) return;
+  const bool certified = b.method == Method::Certified && b.cert;
   // The batch's plans; a tile's first variant cannot build on a variant outside the tile.
   std::vector<const Plan*> plans(nv);
   for (size_t i = 0; i < nv; ++i) plans[i] = &all[v0 + i];
   Plan first;
-  if (nv > 0 && all[v0].base == Plan::kPrevious) {
+  if (all[v0].base == Plan::kPrevious) {
     first = all[v0];
     choose_base(first, nullptr);
     plans[0] = &first;
   }
-  std::vector<double> S(kVocab);
-  std::vector<double> L(kGroup * kVocab);  // logits of up to kGroup variants; slot i % kGroup
+  // What the certified route needs per position: the full sums (some variant starts from
+  // them), and their certificate only where some variant changes a term (a variant that is
+  // its base unchanged needs no proof: the full sums are the all-value variant's ordered sums).
+  bool need_sums = false, need_proof = false;
+  if (certified)
+    for (const Plan* p : plans) {
+      need_sums = need_sums || p->base == Plan::kFull;
+      need_proof = need_proof || (p->base != Plan::kOrdered && !p->ops.empty());
+    }
+  // Positions per batch: enough predictions to fill the eight lanes when variants are few.
+  const size_t P = nv >= kGroup ? 1 : kGroup / nv;
+  std::vector<double> S(P * kVocab);      // full sums of each position of the batch
+  std::vector<double> L(kGroup * kVocab);  // logits made here: slot c % kGroup for the c-th
   std::vector<int> min_exp(kVocab), uncertified;
   std::vector<float> r(H);
   std::vector<Change> changes;
   changes.reserve(H);
+  std::vector<size_t> pos(P);
+  Lanes<Ops> lanes(ops, b);
+  size_t slot = 0;
   uint64_t fallbacks = 0;
-  for (size_t t = t0; t < t1; ++t) {
+  for (size_t t = t0; t < t1;) {
     if (cancelled(cancel)) return;
-    if (!selected(b, t)) continue;
-    const float* h = b.states + t * H;
-    ops.full_sums(h, S.data(), min_exp.data());
-    uncertified.clear();
-    for (int o = 0; o < kVocab; ++o) {
-      const int me = min_exp[o] < b.cert->min_exp[o] ? min_exp[o] : b.cert->min_exp[o];
-      // All terms are multiples of 2^(me-150); every partial sum is below `bound`, so it is
-      // exact when bound < 2^(me-150+53).
-      if (me < 255 && !(b.cert->bound[o] < b.cert->limit[me])) uncertified.push_back(o);
-    }
-    // When many rows are uncertified (subnormal Wy or by weights make the certificate's
-    // quantum tiny), per-logit scalar fix-ups cost more than re-summing the whole variant
-    // with the vectorised ordered sums: both are the reference sums, so the bits agree.
-    const bool resum_rows = uncertified.size() * 8 > static_cast<size_t>(kVocab);
-    const int y = b.targets[t];
-    for (size_t g = 0; g < nv; g += kGroup) {
-      const size_t count = nv - g < kGroup ? nv - g : kGroup;
-      const double* lanes[kGroup] = {};
-      for (size_t k = 0; k < count; ++k) {
-        const size_t i = g + k;
+    size_t np = 0;
+    for (; t < t1 && np < P; ++t)
+      if (selected(b, t)) pos[np++] = t;
+    for (size_t k = 0; k < np; ++k) {
+      const float* h = b.states + pos[k] * H;
+      double* Sk = &S[k * kVocab];
+      bool resum_rows = false;
+      if (need_proof) {
+        ops.full_sums(h, Sk, min_exp.data());
+        uncertified.clear();
+        for (int o = 0; o < kVocab; ++o) {
+          const int me = min_exp[o] < b.cert->min_exp[o] ? min_exp[o] : b.cert->min_exp[o];
+          // All terms are multiples of 2^(me-150); every partial sum is below `bound`, so it
+          // is exact when bound < 2^(me-150+53).
+          if (me < 255 && !(b.cert->bound[o] < b.cert->limit[me])) uncertified.push_back(o);
+        }
+        // When many rows are uncertified (subnormal Wy or by weights make the certificate's
+        // quantum tiny), per-logit scalar fix-ups cost more than re-summing the whole
+        // variant with the vectorised ordered sums: both are the reference sums.
+        resum_rows = uncertified.size() * 8 > static_cast<size_t>(kVocab);
+      } else if (need_sums) {
+        ops.sums(h, Sk);
+      }
+      const double* previous = nullptr;
+      for (size_t i = 0; i < nv; ++i) {
         const Plan& p = *plans[i];
-        double* logit = &L[(i % kGroup) * kVocab];
-        if (p.base == Plan::kOrdered || (resum_rows && !p.ops.empty())) {
+        // A slot is rewritten only after eight more writes, each followed by a push: by then
+        // every queued prediction that reads it has been flushed.
+        double* logit = &L[(slot % kGroup) * kVocab];
+        const double* made = logit;
+        if (!certified || p.base == Plan::kOrdered || (resum_rows && !p.ops.empty())) {
           ops.ordered_all(p, h, logit, r.data());
-          if (p.base != Plan::kOrdered) fallbacks += uncertified.size();
+          if (certified && p.base != Plan::kOrdered) fallbacks += uncertified.size();
         } else {
-          const double* base = p.base == Plan::kFull ? S.data() : &L[((i + kGroup - 1) % kGroup) * kVocab];
-          changes.clear();
-          for (const Op& op : p.ops) changes.push_back(to_change(op, h[op.j]));
-          ops.derive(base, changes.data(), changes.size(), logit);
-          // No change: the base logits are this variant's own ordered sums (the full sums S
-          // are the all-value variant's, a previous variant's logits are already exact).
-          if (!changes.empty()) {
+          const double* base = p.base == Plan::kFull ? Sk : previous;
+          if (p.ops.empty()) {
+            // No change: the base logits are this variant's own ordered sums (the full sums
+            // are the all-value variant's, a previous variant's logits are already exact).
+            made = base;
+          } else {
+            changes.clear();
+            for (const Op& op : p.ops) changes.push_back(to_change(op, h[op.j]));
+            ops.derive(base, changes.data(), changes.size(), logit);
             for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
             fallbacks += uncertified.size();
           }
         }
-        lanes[k] = logit;
-      }
-      for (size_t k = count; k < kGroup; ++k) lanes[k] = lanes[0];
-      double bits[kGroup];
-      ops.bits8(lanes, y, bits);
-      for (size_t k = 0; k < count; ++k) {
-        put_bits(b, v0 + g + k, t, bits[k]);
-        put_probs(b, v0 + g + k, t, lanes[k]);
+        if (made == logit) ++slot;
+        previous = made;
+        lanes.push(made, v0 + i, pos[k]);
       }
     }
-    if (progress) progress->fetch_add(nv, std::memory_order_relaxed);
+    // The full sums of this batch are overwritten by the next one.
+    lanes.flush();
+    if (progress) progress->fetch_add(np * nv, std::memory_order_relaxed);
   }
   if (b.fallbacks) b.fallbacks->fetch_add(fallbacks, std::memory_order_relaxed);
 }
 
-template <typename Ops>
-void run(const Ops& ops, const std::vector<Plan>& plans, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
-         std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
-  if (b.method == Method::Certified && b.cert) run_certified(ops, plans, b, v0, v1, t0, t1, progress, cancel);
-  else run_ordered(ops, plans, b, v0, v1, t0, t1, progress, cancel);
-}
-
 }  // namespace
 
-// What every tile of a batch shares: the ISA's repacked Wy and every variant's plan.
+// What every tile of a batch shares: the ISA's repacked Wy (shared with other batches of
+// the same weights) and every variant's plan.
 struct ReadoutPrep {
   Isa isa;
-  std::unique_ptr<ScalarOps> scalar;
+  const float* Wy;  // the weights the ops were made from (by follows Wy for one H)
+  size_t H;
+  std::shared_ptr<const ScalarOps> scalar;
 #if defined(__x86_64__)
-  std::unique_ptr<Avx2Ops> avx2;
+  std::shared_ptr<const Avx2Ops> avx2;
 #endif
   std::vector<Plan> plans;
 };
 
-std::shared_ptr<const ReadoutPrep> prepare_readout(const ReadoutBatch& b, Isa isa) {
+std::shared_ptr<const ReadoutPrep> prepare_readout(const ReadoutBatch& b, Isa isa, const ReadoutPrep* same_weights) {
   auto p = std::make_shared<ReadoutPrep>();
   p->isa = isa;
+  p->Wy = b.model->Wy;
+  p->H = b.model->H;
+  const bool share = same_weights && same_weights->isa == isa && same_weights->Wy == p->Wy && same_weights->H == p->H;
 #if defined(__x86_64__)
-  if (isa == Isa::Avx2) p->avx2 = std::make_unique<Avx2Ops>(*b.model);
+  if (isa == Isa::Avx2) p->avx2 = share ? same_weights->avx2 : std::make_shared<const Avx2Ops>(*b.model);
   else
 #endif
-    p->scalar = std::make_unique<ScalarOps>(*b.model);
+    p->scalar = share ? same_weights->scalar : std::make_shared<const ScalarOps>(*b.model);
   p->plans.reserve(b.V);
   for (size_t v = 0; v < b.V; ++v) p->plans.push_back(make_plan(b, v));
   choose_bases(p->plans);
@@ -639,15 +706,27 @@ void prepare_certificate(const ModelView& m, Certificate* c) {
 void readout_tile(const ReadoutBatch& b, const ReadoutPrep& prep, size_t v0, size_t v1, size_t t0, size_t t1,
                   std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
 #if defined(__x86_64__)
-  if (prep.avx2) return run(*prep.avx2, prep.plans, b, v0, v1, t0, t1, progress, cancel);
+  if (prep.avx2) return run_tile(*prep.avx2, prep.plans, b, v0, v1, t0, t1, progress, cancel);
 #endif
-  run(*prep.scalar, prep.plans, b, v0, v1, t0, t1, progress, cancel);
+  run_tile(*prep.scalar, prep.plans, b, v0, v1, t0, t1, progress, cancel);
 }
 
+// |h| <= 1 exactly when the magnitude's bit pattern is at most that of 1.0f (NaN's is above).
+// Checked on every block of a fused group: four lanes per SSE2 instruction, no early exit.
 bool states_bounded(const float* states, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    if (!(std::fabs(states[i]) <= 1.0f)) return false;
-  return true;
+  size_t i = 0;
+  bool outside = false;
+#if defined(__SSE2__)
+  const __m128i mag = _mm_set1_epi32(0x7fffffff), one = _mm_set1_epi32(0x3f800000);
+  __m128i over = _mm_setzero_si128();
+  for (; i + 4 <= n; i += 4) {
+    const __m128i u = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(states + i)), mag);
+    over = _mm_or_si128(over, _mm_cmpgt_epi32(u, one));
+  }
+  outside = _mm_movemask_epi8(over) != 0;
+#endif
+  for (; i < n; ++i) outside = outside || !(std::fabs(states[i]) <= 1.0f);
+  return !outside;
 }
 
 void add_bits_in_order(const ReadoutBatch& b, double* totals) {

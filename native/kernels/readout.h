@@ -60,8 +60,10 @@ struct ReadoutBatch {
 
 // What every tile of a batch shares, made once per batch: the ISA's repacked Wy and each
 // variant's plan (which terms it reads, and from which base its logits are derived).
+// `same_weights` (optional): the prep of another batch; its repacked Wy is reused when it
+// was made from the same weights array on the same ISA (e.g. neuron-clamp variants).
 struct ReadoutPrep;
-std::shared_ptr<const ReadoutPrep> prepare_readout(const ReadoutBatch& b, Isa isa);
+std::shared_ptr<const ReadoutPrep> prepare_readout(const ReadoutBatch& b, Isa isa, const ReadoutPrep* same_weights = nullptr);
 
 // Evaluates variants [v0, v1) at positions [t0, t1) (a tile) into b.bits[v*T + t], or with
 // no bits array (t0 = 0, t1 = T) adds each bit to b.totals[v] in t order.

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { evaluate } from '../../lib/engine/evaluate.js';
 import { selectBackend, type Backend } from '../../lib/engine/index.js';
+import { readoutStates } from '../../lib/engine/primitives.js';
+import { USE } from '../../lib/engine/types.js';
 import { PATHS, forward, readout, rng } from '../helpers.js';
 import { randomModel, randomText } from '../models.js';
 
@@ -173,4 +176,54 @@ describe('cross-backend: identical float32 trajectories and readout doubles', ()
       expect(Array.from(rest.states)).toEqual(Array.from(whole.states.subarray(20 * 7)));
     }
   });
+});
+
+describe('few readout variants: several positions share the eight-lane softmax', () => {
+  const H = 16;
+  const model = randomModel(H, 4711); // has subnormal weights: some logits fall back to ordered sums
+  const text = randomText(302, 12);
+  const r = rng(3);
+  /** V variants: all-value, knockouts, snaps, negations, a repeat (no-change derivation), nested knockouts. */
+  function variants(V: number): Uint8Array {
+    const u = new Uint8Array(V * H).fill(USE.value);
+    for (let v = 1; v < V; v++) {
+      if (v === 2) u.copyWithin(v * H, H, 2 * H);
+      else if (v >= 5) {
+        u.copyWithin(v * H, (v - 1) * H, v * H);
+        u[v * H + v] = USE.absent;
+      } else for (let j = 0; j < H; j++) if (r() < 0.2) u[v * H + j] = [USE.absent, USE.sign, USE.negated][Math.floor(r() * 3)]!;
+    }
+    return u;
+  }
+  for (let V = 1; V <= 9; V++)
+    it(`V=${V}: bits, means and probability rows at sparse positions equal on every path and method`, async () => {
+      const use = variants(V);
+      const positions = Array.from({ length: 300 }, (_, t) => t).filter((t) => t % 7 === 0 || t % 11 === 3 || t > 290);
+      let ref: { label: string; bits: BigUint64Array; mean: BigUint64Array; rows: BigUint64Array; sparse: BigUint64Array } | undefined;
+      for (const [name, be] of backends) {
+        const { states } = await forward(be, model, text.subarray(0, 301));
+        for (const method of ['ordered', 'certified'] as const) {
+          const label = `${name}/${method}`;
+          const whole = await readoutStates(be, { model, states, targets: text.subarray(1, 302), use, bits: true, method });
+          const rows: number[] = [];
+          const sparse = await evaluate(be, {
+            model,
+            text: text.subarray(0, 302),
+            groups: [{ states, use, positions, probs: true }],
+            method,
+            chunkSize: 97,
+            onChunk: (c) => rows.push(...(c.groups[0]!.probs ?? [])),
+          });
+          const cur = { label, bits: bitsOf64(whole.bits!), mean: bitsOf64(whole.mean), rows: bitsOf64(Float64Array.from(rows)), sparse: bitsOf64(sparse.groups[0]!.mean) };
+          if (!ref) {
+            ref = cur;
+            continue;
+          }
+          expect(firstDiff(cur.bits, ref.bits), `${label} vs ${ref.label}: bits`).toBe(-1);
+          expect(firstDiff(cur.mean, ref.mean), `${label} vs ${ref.label}: mean`).toBe(-1);
+          expect(firstDiff(cur.rows, ref.rows), `${label} vs ${ref.label}: probability rows`).toBe(-1);
+          expect(firstDiff(cur.sparse, ref.sparse), `${label} vs ${ref.label}: means at the positions`).toBe(-1);
+        }
+      }
+    }, 120_000);
 });
