@@ -517,12 +517,13 @@ template <typename Ops>
 struct Lanes {
   const Ops& ops;
   const ReadoutBatch& b;
+  std::atomic<size_t>* progress;  // counts the predictions flushed
   const double* logit[kGroup];
   int y[kGroup];
   size_t v[kGroup], t[kGroup];
   size_t n = 0;
 
-  Lanes(const Ops& o, const ReadoutBatch& batch) : ops(o), b(batch) {}
+  Lanes(const Ops& o, const ReadoutBatch& batch, std::atomic<size_t>* p) : ops(o), b(batch), progress(p) {}
   // Queues one prediction; the logits must stay unchanged until the next flush.
   void push(const double* l, size_t variant, size_t pos) {
     logit[n] = l;
@@ -543,6 +544,7 @@ struct Lanes {
       put_bits(b, v[k], t[k], bits[k]);
       put_probs(b, v[k], t[k], logit[k]);
     }
+    if (progress) progress->fetch_add(n, std::memory_order_relaxed);
     n = 0;
   }
 };
@@ -550,10 +552,10 @@ struct Lanes {
 // Positions outer, variants inner, both methods. Ordered: every logit summed over the kept
 // terms in j order, the spec literally. Certified: the full sums and their certificate
 // are computed once per position and shared by every variant of the tile. Predictions
-// are evaluated eight at a time so their softmax sums interleave: eight variants of a
-// position, or, with fewer variants, the variants of several positions (one target per
-// lane). Each variant still accumulates its bits in t order, so the totals are the same
-// whatever the method, tiling or batching.
+// are evaluated eight at a time, in the order they are made, so their softmax sums
+// interleave: eight variants of a position, or the variants of consecutive positions (one
+// target per lane) when fewer than eight remain. Each variant still accumulates its bits
+// in t order, so the totals are the same whatever the method, tiling or batching.
 template <typename Ops>
 void run_tile(const Ops& ops, const std::vector<Plan>& all, const ReadoutBatch& b, size_t v0, size_t v1, size_t t0, size_t t1,
               std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
@@ -580,76 +582,70 @@ void run_tile(const Ops& ops, const std::vector<Plan>& all, const ReadoutBatch& 
       need_sums = need_sums || p->base == Plan::kFull;
       need_proof = need_proof || (p->base != Plan::kOrdered && !p->ops.empty());
     }
-  // Positions per batch: enough predictions to fill the eight lanes when variants are few.
-  const size_t P = nv >= kGroup ? 1 : kGroup / nv;
-  std::vector<double> S(P * kVocab);      // full sums of each position of the batch
+  // The full sums of the last kGroup positions read (ring slot: the c-th position read
+  // uses c % kGroup): a queued prediction may read its position's full sums until the
+  // next flush, and at most kGroup - 1 predictions, of as many positions, wait.
+  std::vector<double> S(kGroup * kVocab);
   std::vector<double> L(kGroup * kVocab);  // logits made here: slot c % kGroup for the c-th
   std::vector<int> min_exp(kVocab), uncertified;
   std::vector<float> r(H);
   std::vector<Change> changes;
   changes.reserve(H);
-  std::vector<size_t> pos(P);
-  Lanes<Ops> lanes(ops, b);
-  size_t slot = 0;
+  Lanes<Ops> lanes(ops, b, progress);
+  size_t slot = 0, read = 0;
   uint64_t fallbacks = 0;
-  for (size_t t = t0; t < t1;) {
+  for (size_t t = t0; t < t1; ++t) {
     if (cancelled(cancel)) return;
-    size_t np = 0;
-    for (; t < t1 && np < P; ++t)
-      if (selected(b, t)) pos[np++] = t;
-    for (size_t k = 0; k < np; ++k) {
-      const float* h = b.states + pos[k] * H;
-      double* Sk = &S[k * kVocab];
-      bool resum_rows = false;
-      if (need_proof) {
-        ops.full_sums(h, Sk, min_exp.data());
-        uncertified.clear();
-        for (int o = 0; o < kVocab; ++o) {
-          const int me = min_exp[o] < b.cert->min_exp[o] ? min_exp[o] : b.cert->min_exp[o];
-          // All terms are multiples of 2^(me-150); every partial sum is below `bound`, so it
-          // is exact when bound < 2^(me-150+53).
-          if (me < 255 && !(b.cert->bound[o] < b.cert->limit[me])) uncertified.push_back(o);
-        }
-        // When many rows are uncertified (subnormal Wy or by weights make the certificate's
-        // quantum tiny), per-logit scalar fix-ups cost more than re-summing the whole
-        // variant with the vectorised ordered sums: both are the reference sums.
-        resum_rows = uncertified.size() * 8 > static_cast<size_t>(kVocab);
-      } else if (need_sums) {
-        ops.sums(h, Sk);
+    if (!selected(b, t)) continue;
+    const float* h = b.states + t * H;
+    double* St = &S[(read++ % kGroup) * kVocab];
+    bool resum_rows = false;
+    if (need_proof) {
+      ops.full_sums(h, St, min_exp.data());
+      uncertified.clear();
+      for (int o = 0; o < kVocab; ++o) {
+        const int me = min_exp[o] < b.cert->min_exp[o] ? min_exp[o] : b.cert->min_exp[o];
+        // All terms are multiples of 2^(me-150); every partial sum is below `bound`, so it
+        // is exact when bound < 2^(me-150+53).
+        if (me < 255 && !(b.cert->bound[o] < b.cert->limit[me])) uncertified.push_back(o);
       }
-      const double* previous = nullptr;
-      for (size_t i = 0; i < nv; ++i) {
-        const Plan& p = *plans[i];
-        // A slot is rewritten only after eight more writes, each followed by a push: by then
-        // every queued prediction that reads it has been flushed.
-        double* logit = &L[(slot % kGroup) * kVocab];
-        const double* made = logit;
-        if (!certified || p.base == Plan::kOrdered || (resum_rows && !p.ops.empty())) {
-          ops.ordered_all(p, h, logit, r.data());
-          if (certified && p.base != Plan::kOrdered) fallbacks += uncertified.size();
-        } else {
-          const double* base = p.base == Plan::kFull ? Sk : previous;
-          if (p.ops.empty()) {
-            // No change: the base logits are this variant's own ordered sums (the full sums
-            // are the all-value variant's, a previous variant's logits are already exact).
-            made = base;
-          } else {
-            changes.clear();
-            for (const Op& op : p.ops) changes.push_back(to_change(op, h[op.j]));
-            ops.derive(base, changes.data(), changes.size(), logit);
-            for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
-            fallbacks += uncertified.size();
-          }
-        }
-        if (made == logit) ++slot;
-        previous = made;
-        lanes.push(made, v0 + i, pos[k]);
-      }
+      // When many rows are uncertified (subnormal Wy or by weights make the certificate's
+      // quantum tiny), per-logit scalar fix-ups cost more than re-summing the whole
+      // variant with the vectorised ordered sums: both are the reference sums.
+      resum_rows = uncertified.size() * 8 > static_cast<size_t>(kVocab);
+    } else if (need_sums) {
+      ops.sums(h, St);
     }
-    // The full sums of this batch are overwritten by the next one.
-    lanes.flush();
-    if (progress) progress->fetch_add(np * nv, std::memory_order_relaxed);
+    const double* previous = nullptr;
+    for (size_t i = 0; i < nv; ++i) {
+      const Plan& p = *plans[i];
+      // A slot is rewritten only after kGroup more writes, each followed by a push: by then
+      // every queued prediction that reads it has been flushed.
+      double* logit = &L[(slot % kGroup) * kVocab];
+      const double* made = logit;
+      if (!certified || p.base == Plan::kOrdered || (resum_rows && !p.ops.empty())) {
+        ops.ordered_all(p, h, logit, r.data());
+        if (certified && p.base != Plan::kOrdered) fallbacks += uncertified.size();
+      } else {
+        const double* base = p.base == Plan::kFull ? St : previous;
+        if (p.ops.empty()) {
+          // No change: the base logits are this variant's own ordered sums (the full sums
+          // are the all-value variant's, a previous variant's logits are already exact).
+          made = base;
+        } else {
+          changes.clear();
+          for (const Op& op : p.ops) changes.push_back(to_change(op, h[op.j]));
+          ops.derive(base, changes.data(), changes.size(), logit);
+          for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
+          fallbacks += uncertified.size();
+        }
+      }
+      if (made == logit) ++slot;
+      previous = made;
+      lanes.push(made, v0 + i, t);
+    }
   }
+  lanes.flush();
   if (b.fallbacks) b.fallbacks->fetch_add(fallbacks, std::memory_order_relaxed);
 }
 
