@@ -252,10 +252,10 @@ struct ScalarOps {
     }
   }
 
-  // Lane k: the bits of target y[k] under logits[k].
-  void bits8(const double* const* logits, const int* y, double* out) const {
+  // Lane k < n: the bits of target y[k] under logits[k] (one lane after another).
+  void bits8(const double* const* logits, const int* y, size_t n, double* out) const {
     double e[kVocab];
-    for (int k = 0; k < 8; ++k) out[k] = bits_scalar(logits[k], e, y[k]);
+    for (size_t k = 0; k < n; ++k) out[k] = bits_scalar(logits[k], e, y[k]);
   }
 };
 
@@ -409,7 +409,8 @@ struct Avx2Ops {
   // the spec's sequence (max, exp(logit - M), sum in o order, p[y], floor, log2) for its own
   // row and target, and the two groups' sums form independent dependency chains that
   // overlap with the exps.
-  __attribute__((target("avx2"))) void bits8(const double* const* logits, const int* y, double* out) const {
+  // Lanes from n on repeat lane 0 (results unused): the vector pass computes them anyway.
+  __attribute__((target("avx2"))) void bits8(const double* const* logits, const int* y, size_t n, double* out) const {
     alignas(32) double M[8];
     bool in_range = true;
     for (int k = 0; k < 8; ++k) {
@@ -436,7 +437,7 @@ struct Avx2Ops {
     }
     if (!in_range) {
       double e[kVocab];
-      for (int k = 0; k < 8; ++k) out[k] = bits_scalar(logits[k], e, y[k]);
+      for (size_t k = 0; k < n; ++k) out[k] = bits_scalar(logits[k], e, y[k]);
       return;
     }
     const __m256d M0 = _mm256_load_pd(M), M1 = _mm256_load_pd(M + 4);
@@ -539,7 +540,7 @@ struct Lanes {
       y[k] = y[0];
     }
     double bits[kGroup];
-    ops.bits8(logit, y, bits);
+    ops.bits8(logit, y, n, bits);
     for (size_t k = 0; k < n; ++k) {
       put_bits(b, v[k], t[k], bits[k]);
       put_probs(b, v[k], t[k], logit[k]);
