@@ -129,6 +129,37 @@ export {
 } from './programs/neuron_roles/experiment.js';
 export { formatRolesText, formatRolesCsv, rolesJson, ROLES_JSON_SCHEMA, ROLES_CSV_COLUMNS, type RolesRun, type RolesProvenance } from './programs/neuron_roles/format.js';
 
+// Sweeps (satrnn sweep / prune)
+export {
+  sweep,
+  sweepRowKey,
+  PRUNE_GRID,
+  DEFAULT_SWEEP_BATCH,
+  type SweepInput,
+  type SweepText,
+  type SweepGrid,
+  type SweepRow,
+  type SweepRowId,
+  type SweepError,
+  type SweepModel,
+  type SweepTextInfo,
+  type SweepResult,
+  type SweepRunOptions,
+  type SweepPlan,
+} from './programs/sweep/experiment.js';
+export {
+  sweepJson,
+  sweepErrorText,
+  formatSweepCsv,
+  formatSweepTable,
+  parseSweepJson,
+  SWEEP_JSON_SCHEMA,
+  SWEEP_ROW_FIELDS,
+  SWEEP_CSV_COLUMNS,
+  type SweepReport,
+  type SweepProvenance,
+} from './programs/sweep/format.js';
+
 // Pruning (q5_redux)
 export {
   PruneStudy,

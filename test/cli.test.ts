@@ -61,7 +61,7 @@ describe('CLI: every error is one line starting `satrnn: `', () => {
     expect(r.stdout).toBe('');
   };
   it('unknown option, with where to find the usage', () => oneLine(['knockout', '--frobnicate'], /^satrnn: unknown option '--frobnicate' \(see `satrnn knockout --help`\)\n$/));
-  it('a misspelt option and its suggestion', () => oneLine(['knockout', '--modle', goodModel], /unknown option '--modle' \(Did you mean --model\?\)/));
+  it('a misspelt option and its suggestion', () => oneLine(['knockout', '--mdoel', goodModel], /unknown option '--mdoel' \(Did you mean --model\?\)/));
   it('unknown command', () => oneLine(['frobnicate'], /^satrnn: unknown command 'frobnicate' \(see `satrnn --help`\)/));
   it('bad option value', () => oneLine(['knockout', '--top', 'x'], /^satrnn: option '--top <n>' argument 'x' is invalid/));
   it("an option parser's own error names the option", () => oneLine(['train', '--lr', 'x'], /^satrnn: option '--lr <x>' argument 'x' is invalid\. expected a positive number/));

@@ -52,7 +52,9 @@ function commandInputs(cmd: Command): string[] {
   } catch {
     expanded = models; // the command reports a bad folder itself
   }
-  const inputs = [...expanded, ...list(o.data), ...list(o.resume), DEFAULT_MODEL, DEFAULT_CORPUS];
+  // A sweep's --resume file is read whole before -o replaces it, so it may be the -o file.
+  const resumeIsInput = cmd.name() !== 'sweep' && cmd.name() !== 'prune';
+  const inputs = [...expanded, ...list(o.data), ...(resumeIsInput ? list(o.resume) : []), DEFAULT_MODEL, DEFAULT_CORPUS];
   if (cmd.name() === 'reproduce') {
     const [name, args] = cmd.processedArgs as [string | undefined, string[] | undefined];
     if (name !== undefined) inputs.push(...reproduceInputs(name, args ?? []));

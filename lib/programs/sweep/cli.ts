@@ -26,7 +26,7 @@ interface SweepFlags extends BackendFlags {
   json?: boolean;
   csv?: boolean;
   output?: string;
-  resumeFile?: string;
+  resume?: string;
 }
 
 /** Label of the embedded model and corpus in rows and provenance. */
@@ -127,13 +127,6 @@ function commonOptions(cmd: Command): Command {
     .option('--csv', 'CSV output')
     .option('-o, --output <file>', 'write to a file instead of stdout (also on Ctrl-C: the finished rows, marked partial)')
     .addOption(new Option('--resume <file>', 'reuse the rows of an earlier (partial) --json output and run only the missing ones (may be the -o file)'));
-  // --resume may name the -o file: it is read whole before the output replaces it. The shared
-  // -o check (cli/program.ts) refuses any `resume` option as an input, so the value is kept
-  // under another name.
-  cmd.on('option:resume', () => {
-    cmd.setOptionValue('resumeFile', cmd.getOptionValue('resume'));
-    cmd.setOptionValue('resume', undefined);
-  });
   return addBackendOptions(cmd);
 }
 
@@ -169,7 +162,9 @@ export function registerSweep(program: Command): void {
 
 async function runSweepCommand(command: 'sweep' | 'prune', flags: SweepFlags, grid: SweepGrid | readonly SweepGrid[]): Promise<void> {
   if (flags.json && flags.csv) throw new SatrnnError('BAD_OPTION', 'choose one of --json and --csv');
-  const resumeFile = flags.resumeFile;
+  // --resume may name the -o file: it is read whole before the output replaces it (the shared
+  // -o check in cli/program.ts does not count a sweep's --resume as an input).
+  const resumeFile = flags.resume;
   const resumed = new Map<string, SweepRow>();
   if (resumeFile !== undefined) {
     const text = Buffer.from(readFileChecked(resumeFile, 'resume', { maxBytes: 1 << 30 })).toString('utf8');
