@@ -107,8 +107,11 @@ inline ReadoutTiling pipelined_tiling(size_t T, unsigned threads) {
 // dynamics a block of positions at a time into a small per-thread buffer and reads each
 // block out while it is still in cache (no chunk-sized state arrays to fault in and
 // stream back). Groups with more variants keep separate readout tiles, which balance the
-// threads' load.
+// threads' load...
 constexpr size_t kFuseMaxVariants = 8;
+// ... and any group once there are this many per thread (a long job then cannot hold up
+// the others for long).
+constexpr size_t kFuseAllFromGroupsPerThread = 4;
 // Positions per block: 256 x H floats (128 KB at H = 128) stay in L2 between the
 // recurrence and the readout, and the dynamics call's set-up (packing Wh, ~1 % of a block
 // of 128) is amortised.

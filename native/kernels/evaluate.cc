@@ -71,13 +71,19 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   for (const EvalGroup& e : groups) recurrences += e.given_states ? 0 : 1;
   const bool pipeline = c.threads > 1 && recurrences < c.threads;
   std::vector<char> fused(G, 0);
-  std::vector<size_t> fusable;
+  std::vector<size_t> candidates, fusable;
   for (size_t g = 0; g < G; ++g) {
     const EvalGroup& e = groups[g];
     // (A group that only writes its states gains nothing from blocks.)
     const bool only_states = e.V == 0 && e.states_out;
-    if (!pipeline && !e.given_states && e.V <= kFuseMaxVariants && !only_states && T > 0) fusable.push_back(g);
+    if (!pipeline && !e.given_states && !only_states && T > 0) candidates.push_back(g);
   }
+  // Any group is fused when one thread runs them all or when there are jobs enough to
+  // balance the threads; otherwise only groups with few readout variants (tiles share the
+  // readout of the others).
+  const bool any_variants = c.threads == 1 || candidates.size() >= kFuseAllFromGroupsPerThread * c.threads;
+  for (size_t g : candidates)
+    if (any_variants || groups[g].V <= kFuseMaxVariants) fusable.push_back(g);
   // Whole rounds of fused jobs (one per thread); the groups left over, those with the most
   // variants, run as a recurrence and readout tiles, which the threads share at the end.
   std::stable_sort(fusable.begin(), fusable.end(), [&](size_t a, size_t b) { return groups[a].V > groups[b].V; });

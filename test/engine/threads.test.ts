@@ -126,7 +126,7 @@ describe('dynamics variants: fused jobs (many groups, blocks across chunk edges)
   groups.push({ dynamics: { neurons: [{ neuron: 13, sign: true }] }, use: useRows(2), stats: true });
   groups.push({ dynamics: { inputs: [{ position: 300, byte: 7 }] }, use: useRows(1), positions: Array.from({ length: 230 }, (_, i) => 3 * i + 1) });
   groups.push({ dynamics: { weights: pruned }, use: useRows(2), probs: true, positions: [0, 5, 255, 256, 257, 511, 512, 698] });
-  groups.push({ use: useRows(12) }); // many variants: readout tiles beside the fused jobs
+  groups.push({ use: useRows(12) }); // many variants: readout tiles beside the fused jobs (7 threads)
   groups.push({ dynamics: { neurons: [{ neuron: 2, clamp: 0.25 }] }, stats: true }); // dynamics only
 
   interface Out {
@@ -171,10 +171,13 @@ describe('dynamics variants: fused jobs (many groups, blocks across chunk edges)
       ref[k].forEach((want, i) => expect(got[k][i], `${label}: ${k} of group ${i}`).toEqual(want));
   };
 
-  it('native 1, 2, 3 threads, both methods, chunk sizes that cut blocks, states streamed or not, equal js ordered', async () => {
+  // 1-3 threads: every group is one fused job; 7 threads: too few groups per thread, so the
+  // groups with many variants (and the ones left over from whole rounds) take the
+  // recurrence-and-tiles route beside the fused jobs.
+  it('native 1, 2, 3, 7 threads, both methods, chunk sizes that cut blocks, states streamed or not, equal js ordered', async () => {
     const ref = await run(selectBackend({ name: 'js', threads: 1 }), 'ordered', undefined, false, groups);
     expect(ref.certified).toBe(false);
-    const natives = addon ? [1, 2, 3].map((threads) => selectBackend({ name: 'native', threads })) : [];
+    const natives = addon ? [1, 2, 3, 7].map((threads) => selectBackend({ name: 'native', threads })) : [];
     for (const be of [...natives, selectBackend({ name: 'js', threads: 2 })])
       for (const method of ['certified', 'ordered'] as const)
         for (const [chunkSize, streamStates] of [[undefined, false], [200, false], [257, true], [129, false]] as const) {
