@@ -1,9 +1,14 @@
 // The TypeScript math ports against the addon's C++ ports: identical bits on >= 10^6 inputs
-// each, and the exhaustive 2^32 tanhf checksum of 00-common §7b on the C++ port.
-import { describe, expect, it } from 'vitest';
+// each, and the exhaustive 2^32 tanhf checksum of 00-common §7b on the C++ port; the vector
+// tanhf against the scalar C++ port.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as f32 from '../lib/math/float32.js';
 import * as f64 from '../lib/math/float64.js';
-import { addon, rng, skipExhaustive } from './helpers.js';
+import { addon, hasAvx2, repoRoot, rng, skipExhaustive } from './helpers.js';
 
 function floatInputs(count: number, seed: number): Float32Array {
   const r = rng(seed);
@@ -112,4 +117,47 @@ describe.skipIf(!addon)('math: TypeScript ports equal the C++ ports bit for bit'
     it.skipIf(skipExhaustive)(`[exhaustive] ${name}: checksum over all 2^32 inputs equals glibc 2.36's (C++ port)`, async () => {
       expect(await addon!.checksumF32(name)).toBe(want);
     }, 600_000);
+});
+
+// The vector tanhf/expm1f of native/math/tanhf_vec.h (8 lanes AVX2, 4 lanes SSE2, used by
+// the exact step) against the scalar ports, raw bits in every lane: tools/mathcheck's
+// checker, compiled here, on ~4·10^6 sampled inputs (every special class and branch
+// threshold, shuffled so lanes mix) and, under SATRNN_FULL=1, on all 2^32 inputs.
+describe.skipIf(process.arch !== 'x64')('vector tanhf (native/math/tanhf_vec.h) equals the scalar port', () => {
+  let exe: string | null = null;
+  let dir = '';
+  beforeAll(() => {
+    const cxx = process.env.CXX ?? 'g++';
+    dir = mkdtempSync(path.join(os.tmpdir(), 'satrnn-tanhf-vec-'));
+    const out = path.join(dir, 'tanhf_vector_check');
+    const src = path.join(repoRoot, 'tools', 'mathcheck', 'tanhf_vector_check.cc');
+    const cc = spawnSync(cxx, ['-O2', '-ffp-contract=off', '-std=c++17', '-pthread', '-o', out, src], { encoding: 'utf8' });
+    if (cc.error || cc.status !== 0) {
+      const why = `cannot compile ${src} with ${cxx} (set $CXX): ${String(cc.error ?? cc.stderr)}`;
+      if (process.env.CI === 'true') throw new Error(why);
+      console.warn(`\n!!! ${why}; the vector tanhf checks are SKIPPED !!!\n`);
+      return;
+    }
+    exe = out;
+  }, 120_000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function runCheck(args: string[], timeoutMs: number): void {
+    if (!exe) return;
+    const r = spawnSync(exe, args, { encoding: 'utf8', timeout: timeoutMs });
+    expect(r.stdout, r.stderr).toMatch(/ALL OK/);
+    expect(r.status).toBe(0);
+    // Every function was checked on every input: 8 lanes where the CPU has AVX2, 4 always.
+    expect(r.stdout).toMatch(/tanhf4_sse2 +\d+ inputs, 0 differ/);
+    if (hasAvx2) expect(r.stdout).toMatch(/tanhf8_avx2 +\d+ inputs, 0 differ/);
+  }
+
+  it('on 4·10^6 sampled inputs (8 and 4 lanes, tanhf and expm1f)', () => {
+    runCheck(['--sample', '4000000'], 60_000);
+  }, 60_000);
+  it.skipIf(skipExhaustive)('[exhaustive] on all 2^32 inputs (8 and 4 lanes, tanhf and expm1f)', () => {
+    runCheck([], 1_500_000);
+  }, 1_500_000);
 });

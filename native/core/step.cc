@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "math/glibc_float.h"
+#include "math/tanhf_vec.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SATRNN_HAVE_AVX2 1
@@ -76,7 +77,19 @@ void matvec_sse2(const float* blk, size_t nblocks, size_t H, const float* v, con
 }
 #endif
 
+#if SATRNN_HAVE_SSE2 && SATRNN_HAVE_TANHF_VEC
+// z[i] = tanhf(z[i]) for i < n, n a multiple of 4.
+void tanhf_sse2(float* z, size_t n) {
+  for (size_t i = 0; i < n; i += 4) _mm_storeu_ps(z + i, gmath::tanhf4_sse2(_mm_loadu_ps(z + i)));
+}
+#endif
+
 #if SATRNN_HAVE_AVX2
+// z[i] = tanhf(z[i]) for i < n, n a multiple of 8.
+__attribute__((target("avx2"))) void tanhf_avx2(float* z, size_t n) {
+  for (size_t i = 0; i < n; i += 8) _mm256_storeu_ps(z + i, gmath::tanhf8_avx2(_mm256_loadu_ps(z + i)));
+}
+
 // G independent 8-lane dot products along j (G accumulators give the adds room to overlap).
 template <int G>
 __attribute__((target("avx2"))) inline void packed_dots(const float* packed, size_t H, const float* v,
@@ -103,6 +116,19 @@ __attribute__((target("avx2"))) void matvec_avx2(const float* packed, size_t nb,
   for (; b < nb; ++b) packed_dots<1>(packed + b * H * 8, H, v, init + b * 8, out + b * 8);
 }
 #endif
+
+// z[i] = tanhf(z[i]) for i < H. The vector versions give gmath::tanhf's bits in every lane
+// (all 2^32 inputs checked) and also run over the padding rows, up to `rows`.
+void tanhf_rows(Isa isa, float* z, size_t H, size_t rows) {
+#if SATRNN_HAVE_AVX2
+  if (isa == Isa::Avx2) return tanhf_avx2(z, rows);
+#endif
+#if SATRNN_HAVE_SSE2 && SATRNN_HAVE_TANHF_VEC
+  if (isa == Isa::Sse2) return tanhf_sse2(z, rows);
+#endif
+  (void)rows;
+  for (size_t i = 0; i < H; ++i) z[i] = gmath::tanhf(z[i]);
+}
 
 }  // namespace
 
@@ -156,7 +182,8 @@ void StepKernel::step(const float* Wx, const float* bh, const float* h, uint8_t 
   for (size_t i = 0; i < H; ++i) z[i] = bh[i] + Wx[i * 256 + x];
   packed_matvec(isa_, packed_.data(), H, H, h, z, z);
   if (pre) std::memcpy(pre, z, H * sizeof(float));
-  for (size_t i = 0; i < H; ++i) hn[i] = gmath::tanhf(z[i]);
+  tanhf_rows(isa_, z, H, rows_);
+  std::memcpy(hn, z, H * sizeof(float));
 }
 
 }  // namespace satrnn
