@@ -284,7 +284,7 @@ export class Analysis {
    *   donor of another H, positions past a text's end; `ABORTED`
    */
   async evaluateVariants(variants: readonly Variant[], opts: EvaluateVariantsOptions = {}): Promise<VariantsResult> {
-    if (!Array.isArray(variants as unknown)) throw new SatrnnError('BAD_OPTION', `variants must be an array (got ${describeValue(variants)})`);
+    if (!Array.isArray(variants as unknown)) throw new SatrnnError('BAD_OPTION', `meanBpc/evaluateVariants take an array of variants such as [{}, { knockout: [3] }] (got ${describeValue(variants)})`);
     variants.forEach((v, i) => this.checkVariant(v, i));
     const range = checkBitsRange(opts.bits);
     const runOpts: RunOptions = { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
