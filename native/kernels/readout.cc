@@ -518,13 +518,13 @@ template <typename Ops>
 struct Lanes {
   const Ops& ops;
   const ReadoutBatch& b;
-  std::atomic<size_t>* progress;  // counts the predictions flushed
   const double* logit[kGroup];
   int y[kGroup];
   size_t v[kGroup], t[kGroup];
   size_t n = 0;
+  size_t done = 0;  // predictions flushed
 
-  Lanes(const Ops& o, const ReadoutBatch& batch, std::atomic<size_t>* p) : ops(o), b(batch), progress(p) {}
+  Lanes(const Ops& o, const ReadoutBatch& batch) : ops(o), b(batch) {}
   // Queues one prediction; the logits must stay unchanged until the next flush.
   void push(const double* l, size_t variant, size_t pos) {
     logit[n] = l;
@@ -545,7 +545,7 @@ struct Lanes {
       put_bits(b, v[k], t[k], bits[k]);
       put_probs(b, v[k], t[k], logit[k]);
     }
-    if (progress) progress->fetch_add(n, std::memory_order_relaxed);
+    done += n;
     n = 0;
   }
 };
@@ -592,8 +592,14 @@ void run_tile(const Ops& ops, const std::vector<Plan>& all, const ReadoutBatch& 
   std::vector<float> r(H);
   std::vector<Change> changes;
   changes.reserve(H);
-  Lanes<Ops> lanes(ops, b, progress);
-  size_t slot = 0, read = 0;
+  Lanes<Ops> lanes(ops, b);
+  size_t slot = 0, read = 0, reported = 0;
+  // Progress: the predictions flushed, published once per position (a shared counter
+  // updated per flush costs cache-line transfers between threads).
+  auto report = [&]() {
+    if (progress && lanes.done > reported) progress->fetch_add(lanes.done - reported, std::memory_order_relaxed);
+    reported = lanes.done;
+  };
   uint64_t fallbacks = 0;
   for (size_t t = t0; t < t1; ++t) {
     if (cancelled(cancel)) return;
@@ -645,8 +651,10 @@ void run_tile(const Ops& ops, const std::vector<Plan>& all, const ReadoutBatch& 
       previous = made;
       lanes.push(made, v0 + i, t);
     }
+    report();
   }
   lanes.flush();
+  report();
   if (b.fallbacks) b.fallbacks->fetch_add(fallbacks, std::memory_order_relaxed);
 }
 
