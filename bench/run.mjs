@@ -16,6 +16,10 @@ const RUNS = quick ? 3 : 5;
 // --only NAME runs one section: suites (q3/q5), train, variants (readout and dynamics variants/s).
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+if (onlyAt >= 0 && !['suites', 'train', 'variants'].includes(only)) {
+  console.error(`bench: --only takes suites, train or variants (got ${only ?? 'nothing'})`);
+  process.exit(2);
+}
 const section = (name) => only === undefined || only === name;
 
 function reference() {
