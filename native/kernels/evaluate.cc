@@ -180,6 +180,7 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
     b.T = T;
     b.V = e.V;
     b.use = e.use;
+    b.use_values = e.use_values;
     // Positions read out: from the first one with states, and where `select` says so.
     const size_t first = first_read(e);
     if (first > 0 || e.select) {

@@ -35,6 +35,7 @@ struct EvalGroup {
   // Readout (V may be 0): variants read the group's Wy/by with `use` codes.
   size_t V = 0;
   const uint8_t* use = nullptr;     // [V][H]
+  const float* use_values = nullptr;  // [V][H] values read where use is kFixed
   double* totals = nullptr;         // [V] in/out running sums of bits, t order
   double* bits_out = nullptr;       // [V][T] optional: bits of each prediction of the chunk
   const uint8_t* select = nullptr;  // [T] optional: read out only where select[t] != 0

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "math/glibc_double.h"
@@ -55,8 +56,13 @@ struct Change {
 // cumulative knockouts then cost one term each).
 struct Plan {
   std::vector<int> kept;
-  std::vector<uint8_t> kept_use;  // kValue / kSign / kNegated of each kept term
+  std::vector<uint8_t> kept_use;  // kValue / kSign / kNegated / kFixed of each kept term
   std::vector<uint8_t> use;       // [H]
+  // kFixed terms read their given value instead of h_j. Such a variant is always summed in
+  // order, and never a base for the next: the certificate bounds products of |h| <= 1 and
+  // their exponents at each position, not products of arbitrary given values.
+  bool fixed = false;
+  std::vector<float> value;       // [H] the given values (where use is kFixed)
   enum Base { kOrdered, kFull, kPrevious } base = kOrdered;
   std::vector<Op> ops;
 };
@@ -70,7 +76,12 @@ Plan make_plan(const ReadoutBatch& b, size_t v) {
     if (use[j] != kAbsent) {
       p.kept.push_back(static_cast<int>(j));
       p.kept_use.push_back(use[j]);
+      p.fixed = p.fixed || use[j] == kFixed;
     }
+  if (p.fixed) {
+    if (!b.use_values) throw std::invalid_argument("readout: use code 4 (fixed) needs use_values");
+    p.value.assign(b.use_values + v * H, b.use_values + (v + 1) * H);
+  }
   return p;
 }
 
@@ -93,6 +104,8 @@ void choose_base(Plan& p, const Plan* previous) {
   size_t best = p.kept.size(), c;
   p.base = Plan::kOrdered;
   p.ops.clear();
+  if (p.fixed) return;
+  if (previous && previous->fixed) previous = nullptr;
   std::vector<Op> ops = diff_ops(full, p.use, &c);
   if (c < best) {
     best = c;
@@ -115,6 +128,11 @@ void choose_bases(std::vector<Plan>& plans) {
 inline float sign_of(float h) { return h >= 0.0f ? 1.0f : -1.0f; }
 // The value a term of use `u` reads from h (negation is exact, so -h*w = -(h*w) bit for bit).
 inline float read_as(uint8_t u, float h) { return u == kSign ? sign_of(h) : u == kNegated ? -h : h; }
+// The value kept term q of plan p reads at a position whose state is h.
+inline float term_value(const Plan& p, size_t q, const float* h) {
+  const int j = p.kept[q];
+  return p.kept_use[q] == kFixed ? p.value[j] : read_as(p.kept_use[q], h[j]);
+}
 
 // The spec's sum for output o: by[o], then the kept terms in j order, each a float product
 // rounded to float and widened to double.
@@ -123,7 +141,7 @@ inline double ordered_logit(const ModelView& m, const Plan& p, const float* h, i
   double s = m.by[o];
   for (size_t q = 0; q < p.kept.size(); ++q) {
     const int j = p.kept[q];
-    const float r = read_as(p.kept_use[q], h[j]);
+    const float r = term_value(p, q, h);
     const float prod = w[j] * r;
     s = s + static_cast<double>(prod);
   }
@@ -167,7 +185,7 @@ struct ScalarOps {
   // only to overlap the latency of four independent chains; each sums alone, in j order.
   void ordered_all(const Plan& p, const float* h, double* logit, float* r) const {
     const size_t H = m.H, k = p.kept.size();
-    for (size_t q = 0; q < k; ++q) r[q] = read_as(p.kept_use[q], h[p.kept[q]]);
+    for (size_t q = 0; q < k; ++q) r[q] = term_value(p, q, h);
     for (int o = 0; o < kVocab; o += 4) {
       const float* w0 = m.Wy + static_cast<size_t>(o) * H;
       const float *w1 = w0 + H, *w2 = w1 + H, *w3 = w2 + H;
@@ -307,10 +325,11 @@ struct Avx2Ops {
   __attribute__((target("avx2"))) void ordered_all(const Plan& p, const float* h, double* logit, float* r) const {
     const size_t k = p.kept.size();
     if (4 * k >= 3 * m.H) {
-      for (size_t j = 0; j < m.H; ++j) r[j] = p.use[j] == kAbsent ? 0.0f : read_as(p.use[j], h[j]);
+      for (size_t j = 0; j < m.H; ++j)
+        r[j] = p.use[j] == kAbsent ? 0.0f : p.use[j] == kFixed ? p.value[j] : read_as(p.use[j], h[j]);
       return sums(r, logit);
     }
-    for (size_t q = 0; q < k; ++q) r[q] = read_as(p.kept_use[q], h[p.kept[q]]);
+    for (size_t q = 0; q < k; ++q) r[q] = term_value(p, q, h);
     for (int blk = 0; blk < kBlocks; ++blk) {
       Acc16 acc(m.by + blk * 16);
       const float* base = block(blk);

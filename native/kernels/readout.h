@@ -16,6 +16,7 @@ enum Use : uint8_t {
   kValue = 1,    // float(Wy[o][j] * h_j), as the model does
   kSign = 2,     // float(Wy[o][j] * sgn(h_j)), sgn(h) = +1 for h >= 0 (also -0), else -1
   kNegated = 3,  // float(Wy[o][j] * -h_j)
+  kFixed = 4,    // float(Wy[o][j] * c), c = the variant's given value for neuron j (use_values)
 };
 
 enum class Method : int {
@@ -46,6 +47,7 @@ struct ReadoutBatch {
   size_t T;
   size_t V;               // number of variants
   const uint8_t* use;     // [V][H] Use codes
+  const float* use_values = nullptr;  // [V][H] the values read where use is kFixed (finite)
   double* bits;           // [V][T] out: bits of each prediction; or null, then
   double* totals;         // [V] in/out: running sums, bits added in t order (tiles must
                           // then cover every position)
