@@ -107,9 +107,20 @@ void parse_group(Napi::Env env, const Napi::Object& g, RunState& s, JobIo& io, b
   if (use) {
     if (nuse % H != 0) range_error(env, "use length must be a multiple of hidden");
     e.V = nuse / H;
-    for (size_t i = 0; i < nuse; ++i)
-      if (use[i] > kNegated) range_error(env, "use values must be 0 (absent), 1 (value), 2 (sign) or 3 (negated)");
+    bool fixed = false;
+    for (size_t i = 0; i < nuse; ++i) {
+      if (use[i] > kFixed) range_error(env, "use values must be 0 (absent), 1 (value), 2 (sign), 3 (negated) or 4 (fixed)");
+      fixed = fixed || use[i] == kFixed;
+    }
     e.use = use;
+    // The values read where a code is kFixed: a private copy, checked finite (the kernel
+    // multiplies them into logits; a NaN would make every prediction silently hit the floor).
+    const float* values = typed_opt<float>(env, g, "useValues", io, Dir::Checked, nuse);
+    if (fixed && !values) type_error(env, "useValues is required when a use code is 4 (fixed)");
+    if (values)
+      for (size_t i = 0; i < nuse; ++i)
+        if (!std::isfinite(values[i])) range_error(env, "useValues must be finite");
+    e.use_values = values;
     e.totals = typed<double>(env, g, "totals", io, Dir::InOut, e.V);
     e.select = typed_opt<uint8_t>(env, g, "select", io, Dir::Checked, T);
     // Bits are written at the positions read out only (from the first with states, where

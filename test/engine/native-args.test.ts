@@ -44,7 +44,10 @@ describe.skipIf(!addon)('the addon validates its arguments before touching memor
   it('readout groups', () => {
     expect(() => run(chunk([{ ...given, states: new Float32Array(7) }]))).toThrow(/states has length 7/);
     expect(() => run(chunk([{ ...given, use: new Uint8Array(6) }]))).toThrow(/use length/);
-    expect(() => run(chunk([{ ...given, use: new Uint8Array(4).fill(4) }]))).toThrow(/use values/);
+    expect(() => run(chunk([{ ...given, use: new Uint8Array(4).fill(5) }]))).toThrow(/use values/);
+    expect(() => run(chunk([{ ...given, use: new Uint8Array(4).fill(4) }]))).toThrow(/useValues is required/);
+    expect(() => run(chunk([{ ...given, use: new Uint8Array(4).fill(4), useValues: new Float32Array(3) }]))).toThrow(/useValues has length 3/);
+    expect(() => run(chunk([{ ...given, use: new Uint8Array(4).fill(4), useValues: Float32Array.of(0, NaN, 0, 0) }]))).toThrow(/useValues must be finite/);
     expect(() => run(chunk([{ ...given, totals: new Float64Array(2) }]))).toThrow(/totals has length 2/);
     expect(() => run(chunk([{ ...given, bitsOut: new Float64Array(3) }]))).toThrow(/bitsOut has length 3/);
     expect(() => run(chunk([given], { bytes: new Uint8Array(2) }))).toThrow(/bytes must hold/);
