@@ -49,9 +49,13 @@ size_t evaluate_work(const EvalChunk& c, const std::vector<EvalGroup>& groups) {
 }
 
 // Whether a group's states are within [-1, 1] by construction: tanh outputs and signs are;
-// clamp values must be. (Checked again after the run: a pathological model whose sums
+// clamp and patch values must be. (Checked again after the run: a pathological model whose sums
 // overflow to NaN is caught there.)
 static bool bounded_by_construction(const EvalGroup& e, size_t H) {
+  // Patched values are written into the states as given (a donor run's states are tanh
+  // outputs, but a caller may patch anything).
+  for (size_t i = 0; i < e.dyn.n_patch_pos * e.dyn.n_patch_neurons; ++i)
+    if (!(std::fabs(e.dyn.patch_value[i]) <= 1.0f)) return false;
   if (!e.dyn.mode) return true;
   for (size_t j = 0; j < H; ++j)
     if (e.dyn.mode[j] == kNeuronClamp && !(std::fabs(e.dyn.value[j]) <= 1.0f)) return false;
