@@ -124,20 +124,26 @@ describe('interventions equal the evaluations they stand for', () => {
     }
   }, 60_000);
 
-  it('meanAblate of a constant neuron changes nothing', async () => {
+  it('meanAblate of a constant neuron changes nothing, on every path', async () => {
     const m = withConstantNeuron(model, 2, 0.7);
-    const r = await new Interventions({ variants: [[{ kind: 'meanAblate', neurons: [2] }]] }).run(an(m));
-    expect(r.rows[0]!.deltaBpc).toBe(0);
-    expect(r.rows[0]!.bpc).toBe(r.baselineBpc);
+    for (const p of PATHS.filter((x) => x.enabled)) {
+      const a = new Analysis({ model: m, data: text, backend: { name: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 } });
+      const r = await new Interventions({ variants: [[{ kind: 'meanAblate', neurons: [2] }]] }).run(a);
+      expect(r.rows[0]!.deltaBpc, p.label).toBe(0);
+      expect(r.rows[0]!.bpc, p.label).toBe(r.baselineBpc);
+    }
   });
 
-  it('a patch from the same text and model changes nothing; every neuron everywhere from another text reads out the donor', async () => {
+  it('a patch from the same text and model changes nothing (every path); every neuron everywhere from another text reads out the donor', async () => {
     const a = an();
     const H = model.hidden;
-    const same = await new Interventions({
-      variants: [[{ kind: 'patch', neurons: [0, 5, 7], from: {} }], [{ kind: 'patch', neurons: [1], positions: [0, 10, 298], from: { data: text, model } }]],
-    }).run(a);
-    for (const row of same.rows) expect(row.bpc).toBe(same.baselineBpc);
+    for (const p of PATHS.filter((x) => x.enabled)) {
+      const ap = new Analysis({ model, data: text, backend: { name: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 2 } });
+      const same = await new Interventions({
+        variants: [[{ kind: 'patch', neurons: [0, 5, 7], from: {} }], [{ kind: 'patch', neurons: [1], positions: [0, 10, 298], from: { data: new Uint8Array(text), model } }]],
+      }).run(ap);
+      for (const row of same.rows) expect(row.bpc, p.label).toBe(same.baselineBpc);
+    }
     // Donor text: every neuron at every position is overwritten, so the states are the donor's.
     const donor = randomText(400, 9);
     const all = Array.from({ length: H }, (_, j) => j);
