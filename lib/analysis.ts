@@ -111,7 +111,14 @@ export interface EvaluateVariantsOptions extends RunOptions {
    * Also return the bits of every prediction of each variant: `true` for every position, or
    * positions `from` (inclusive) to `to` (exclusive; clipped to the text's end).
    */
-  bits?: boolean | { from: number; to: number };
+  bits?:
+    | boolean
+    | {
+        /** First position (inclusive). */
+        from: number;
+        /** Last position (exclusive; clipped to the text's end). */
+        to: number;
+      };
 }
 
 /** What {@link Analysis.evaluateVariants} returns. */

@@ -109,6 +109,8 @@ export {
   describeIntervention,
   READOUT_KINDS,
   type Intervention,
+  type NeuronListIntervention,
+  type NeuronListKind,
   type InterventionVariant,
   type InterventionsOptions,
   type InterventionRow,

@@ -10,49 +10,73 @@ import { SatrnnError, describeValue } from '../../errors.js';
 import { batch, runBatch, type Batch } from '../batch.js';
 import { checkExperimentOptions, pctOfGap, withBaseline, type ExperimentRunOptions } from '../q3_neurons/experiment.js';
 
-/** Neurons an intervention acts on (indices 0 .. H-1). */
+/** The neurons an intervention acts on (indices 0 .. H-1). */
 type Neurons = readonly number[];
 
+/** An intervention on a list of neurons; what it does depends on `kind` (see {@link Intervention}). */
+export interface NeuronListIntervention<K extends NeuronListKind> {
+  /** What the intervention does. */
+  readonly kind: K;
+  /** The neurons it acts on (indices 0 .. H-1; for `keepOnly` the list may be empty). */
+  readonly neurons: readonly number[];
+}
+
+/** The kinds of {@link NeuronListIntervention}. */
+export type NeuronListKind = 'knockout' | 'keepOnly' | 'signSnap' | 'readMean' | 'ablate' | 'meanAblate' | 'binarize';
+
 /**
- * One intervention. Readout interventions (`knockout`, `keepOnly`, `signSnap`) change only
- * what the readout sees; the others change the dynamics, so the variant's forward pass runs
- * again.
+ * One intervention. Readout (the dynamics run once and are shared): `knockout` (the
+ * neurons' Wy columns removed, q3's readout knockout), `keepOnly` (only their columns
+ * kept, q3's keep-top-k), `signSnap` (read as sgn(h_j): +1 for h_j >= 0, else -1),
+ * `readMean` (read as their mean over the base run, float32: a readout mean ablation).
+ * Dynamics (after every step, so the readout and the next step both see it): `ablate`
+ * (h_j = 0), `clamp` (h_j = value), `meanAblate` (h_j = its mean over the base run on the
+ * evaluated text: a double sum in t order of the float h_j, divided by the number of
+ * steps, rounded to float32), `binarize` (h_j = sgn(h_j)), `patch` (h_j at chosen positions
+ * from a donor run). Weights: `prune`, `mask`, `cutRecurrent`.
  */
 export type Intervention =
-  /** Readout: the neurons' Wy columns removed from every logit (q3's readout knockout). */
-  | { readonly kind: 'knockout'; readonly neurons: Neurons }
-  /** Readout: only these neurons' Wy columns kept (q3's keep-top-k). */
-  | { readonly kind: 'keepOnly'; readonly neurons: Neurons }
-  /** Readout: the neurons read as sgn(h_j) (+1 for h_j >= 0, else -1; q3's sign-only). */
-  | { readonly kind: 'signSnap'; readonly neurons: Neurons }
-  /** Readout: the neurons read as their mean over the base run (float32) instead of h_j; the dynamics are untouched (a readout mean ablation). */
-  | { readonly kind: 'readMean'; readonly neurons: Neurons }
-  /** Dynamics: h_j set to 0 after every step (neither the readout nor the next step sees the neuron). */
-  | { readonly kind: 'ablate'; readonly neurons: Neurons }
-  /** Dynamics: h_j set to `value` (finite, stored as float32) after every step. */
-  | { readonly kind: 'clamp'; readonly neurons: Neurons; readonly value: number }
-  /**
-   * Dynamics: h_j set to its mean over the base run on the evaluated text (a double sum in t
-   * order of the float h_j, divided by the number of steps, rounded to float32) after every step.
-   */
-  | { readonly kind: 'meanAblate'; readonly neurons: Neurons }
-  /** Dynamics: h_j replaced by sgn(h_j) inside the recurrence after every step. */
-  | { readonly kind: 'binarize'; readonly neurons: Neurons }
-  /** Weights: entries of Wh or Wx with |w| < threshold zeroed (strict; threshold rounded to float32; q5's pruning rule). */
-  | { readonly kind: 'prune'; readonly matrix: 'Wh' | 'Wx'; readonly threshold: number }
-  /** Weights: entries of Wh or Wx whose mask byte is 0 zeroed (mask row-major: H*H for Wh, H*256 for Wx). */
-  | { readonly kind: 'mask'; readonly matrix: 'Wh' | 'Wx'; readonly keep: Uint8Array }
-  /** Weights: column j of Wh zeroed (what neuron j sends to every neuron at the next step; neuron_roles' `recurrent`). */
-  | { readonly kind: 'cutRecurrent'; readonly neuron: number }
-  /**
-   * Dynamics: h_j at the chosen positions taken from the run of another text and/or another
-   * model of the same H (default: this analysis' text and model), after every other
-   * intervention of the step.
-   */
+  | NeuronListIntervention<NeuronListKind>
   | {
+      /** Dynamics: h_j set to `value` after every step. */
+      readonly kind: 'clamp';
+      /** The neurons (indices 0 .. H-1). */
+      readonly neurons: readonly number[];
+      /** The value (finite; stored as float32). */
+      readonly value: number;
+    }
+  | {
+      /** Weights: entries of Wh or Wx with |w| < threshold zeroed (q5's strict rule, the threshold rounded to float32). */
+      readonly kind: 'prune';
+      /** The matrix pruned. */
+      readonly matrix: 'Wh' | 'Wx';
+      /** A finite magnitude >= 0. */
+      readonly threshold: number;
+    }
+  | {
+      /** Weights: entries of Wh or Wx whose mask byte is 0 zeroed. */
+      readonly kind: 'mask';
+      /** The matrix masked. */
+      readonly matrix: 'Wh' | 'Wx';
+      /** One byte per entry, row-major (H*H for Wh, H*256 for Wx): 0 zeroes the entry. */
+      readonly keep: Uint8Array;
+    }
+  | {
+      /** Weights: column j of Wh zeroed (what neuron j sends to every neuron at the next step; neuron_roles' `recurrent`). */
+      readonly kind: 'cutRecurrent';
+      /** The neuron j, 0 .. H-1. */
+      readonly neuron: number;
+    }
+  | {
+      /**
+       * Dynamics: h_j at the chosen positions taken from the run of another text and/or another
+       * model of the same H (default: this analysis' text and model), after every other
+       * intervention of the step.
+       */
       readonly kind: 'patch';
-      readonly neurons: Neurons;
-      /** Positions t (state after input t, predicting byte t + 1); default: every position of the text. Each must exist in the donor run too. */
+      /** The neurons patched (distinct, 0 .. H-1). */
+      readonly neurons: readonly number[];
+      /** Positions t (state after input t, predicting byte t + 1), ascending; default: every position of the text. Each must exist in the donor run too. */
       readonly positions?: readonly number[];
       /** Where the patched values come from. */
       readonly from: PatchSource;
@@ -183,7 +207,14 @@ export interface InterventionsOptions {
    * Also return the bits of every prediction of each variant: `true` for every position, or
    * a range `{ from, to }` of positions (from inclusive, to exclusive), kept in memory.
    */
-  readonly bits?: boolean | { readonly from: number; readonly to: number };
+  readonly bits?:
+    | boolean
+    | {
+        /** First position (inclusive). */
+        readonly from: number;
+        /** Last position (exclusive; clipped to the text's end). */
+        readonly to: number;
+      };
 }
 
 /** One variant's result. */
