@@ -2,6 +2,9 @@
 // hold by construction (a patch from the same run and a mean ablation of a constant neuron
 // change nothing; patching every neuron everywhere reads out the donor's states), the
 // dynamics knockout, errors, and the same doubles on every path.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Analysis } from '../../lib/analysis.js';
 import { applyEdits } from '../../lib/engine/edits.js';
@@ -11,7 +14,7 @@ import { readoutStates } from '../../lib/engine/primitives.js';
 import { Model } from '../../lib/model.js';
 import { Interventions, toVariant, type Intervention } from '../../lib/programs/interventions/experiment.js';
 import { DynamicsKnockout, ReadoutKnockout } from '../../lib/programs/q3_neurons/experiment.js';
-import { PATHS, cli, expectCode, expectSameOnEveryPath, forward, hasShared, refDataPath, refModelPath } from '../helpers.js';
+import { PATHS, cli, expectCode, expectSameOnEveryPath, forward, hasShared, refDataPath, refModelPath, repoRoot } from '../helpers.js';
 import { randomModel, randomText } from '../models.js';
 
 const js = selectBackend({ name: 'js', threads: 2 });
@@ -236,5 +239,12 @@ describe.skipIf(!hasShared)('satrnn knockout --in dynamics on the reference mode
     expect(n8(mean.stdout).neurons.find((n) => n.neuron === 8)!.bpc).not.toBe(n8(dynamics.stdout).neurons.find((n) => n.neuron === 8)!.bpc);
     const bad = cli('knockout', '--in', 'wy');
     expect(bad.status).toBe(2);
+    // --mode mean reads the text twice: a stream on stdin is saved first, as for several models.
+    const piped = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'satrnn.js'), 'knockout', '-m', refModelPath, '-d', '-', '--in', 'dynamics', '--mode', 'mean', '--json'], {
+      input: readFileSync(refDataPath),
+      encoding: 'utf8',
+    });
+    expect(piped.status, piped.stderr).toBe(0);
+    expect(n8(piped.stdout).neurons).toEqual(n8(mean.stdout).neurons);
   }, 120_000);
 });

@@ -42,7 +42,9 @@ export function registerKnockout(program: Command): void {
       // (stdin, a FIFO) is read as the analysis goes with one model, saved first with more.
       const modelFiles = expandModelPaths(modelPaths);
       for (const file of modelFiles) checkModelFile(file);
-      const input = await openDataSource(flags.data ?? DEFAULT_CORPUS, { passes: modelFiles.length, signal: interrupt.signal, command: 'knockout' });
+      // --mode mean reads the text twice per model (the intact run's means first).
+      const passes = modelFiles.length * (flags.mode === 'mean' ? 2 : 1);
+      const input = await openDataSource(flags.data ?? DEFAULT_CORPUS, { passes, signal: interrupt.signal, command: 'knockout' });
       const dataFile = input.label;
       const data = input.data;
       const opts = backendOptions(flags);
