@@ -2,12 +2,12 @@
 // Benchmarks (never run by tests). Method (notes/conventions.md): model and data already in
 // memory, formatting excluded, 1 warm-up then the median of 5 runs. Compared with the
 // originals' recorded times (notes/baselines.md). Usage: npm run bench [-- --quick] [-- --only suites|train|variants]
-import os from 'node:os';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Analysis, NeuronSuite, PruneStudy, USE, evaluate, parseModel, selectBackend, train } from '../dist/index.js';
 import { loadAddon } from '../dist/engine/native.js';
+import { machineLine, median as medianOf } from './median.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(root, '..', 'shared', 'reference');
@@ -33,17 +33,7 @@ function reference() {
   return { model, data };
 }
 
-async function median(fn) {
-  await fn();
-  const times = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
+const median = (fn) => medianOf(fn, RUNS);
 
 const { model, data } = reference();
 const rows = [];
@@ -117,8 +107,7 @@ for (const cfg of section('variants') ? dynamicsConfigs : []) {
   console.error(`dynamics variants ${label}: ${ms.toFixed(1)} ms`);
 }
 
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-console.log(`\nmachine: ${cpu}, ${os.cpus().length} cores, node ${process.versions.node}; ${new Date().toISOString().slice(0, 10)}; median of ${RUNS} after 1 warm-up\n`);
+console.log(`\n${machineLine(RUNS)}\n`);
 console.log('| benchmark | configuration | median ms | speed-up vs original | variants/s |');
 console.log('|---|---|---|---|---|');
 for (const r of rows)

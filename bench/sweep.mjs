@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseModel, selectBackend } from '../dist/index.js';
 import { sweep } from '../dist/programs/sweep/experiment.js';
 import { loadAddon } from '../dist/engine/native.js';
+import { machineLine, median as medianOf } from './median.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(root, '..', 'shared', 'reference');
@@ -43,22 +44,12 @@ for (let c = 0; c < 10; c++) {
 // 100 rows per checkpoint: 5 readout sizes × 5 Wh thresholds × 4 Wx thresholds.
 const grid = { k: [5, 10, 20, 40, 'all'], wh: [0, 0.25, 0.5, 0.75, 1], wx: [0, 0.25, 0.5, 1] };
 
-async function median(fn) {
-  await fn();
-  const times = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
+const median = (fn) => medianOf(fn, RUNS);
 
 const configs = [];
 if (loadAddon()) configs.push({ name: 'native', threads: 2 }, { name: 'native', threads: 1 });
 if (withJs) configs.push({ name: 'js', threads: 2 });
-console.log(`machine: ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores, node ${process.versions.node}; ${new Date().toISOString().slice(0, 10)}; median of ${RUNS} after 1 warm-up`);
+console.log(machineLine(RUNS));
 console.log('| configuration | batch size | rows | median ms | rows/s |');
 console.log('|---|---|---|---|---|');
 try {

@@ -80,6 +80,10 @@ function statsInOut(o: Outputs, s: StatsAccumulators): StatsAccumulators {
   };
 }
 
+/** The typed-array inputs of a chunk group, copied by {@link ownChunk}. */
+const OWNED_INPUTS = ['states', 'prefix', 'mode', 'value', 'substPos', 'substByte', 'patchPos', 'patchNeurons', 'patchValues', 'use', 'useValues', 'select'] as const;
+type OwnedInput = (typeof OWNED_INPUTS)[number];
+
 /**
  * A private copy of a checked chunk request, and `commit()` to copy its outputs back. Call it
  * synchronously after checkChunk(), before any await.
@@ -93,22 +97,12 @@ export function ownChunk(req: ChunkRequest): { req: ChunkRequest; commit: () => 
     let w = weights.get(g.weights);
     if (!w) weights.set(g.weights, (w = copy(g.weights)));
     const o: ChunkGroup = { ...g, weights: w };
-    const set = <K extends keyof ChunkGroup>(k: K, v: ChunkGroup[K] | undefined): void => {
+    // Inputs the kernels read: private copies (absent ones stay absent).
+    for (const k of OWNED_INPUTS) {
+      const v = g[k];
       if (v === undefined) delete o[k];
-      else o[k] = v;
-    };
-    set('states', copy(g.states));
-    set('prefix', copy(g.prefix));
-    set('mode', copy(g.mode));
-    set('value', copy(g.value));
-    set('substPos', copy(g.substPos));
-    set('substByte', copy(g.substByte));
-    set('patchPos', copy(g.patchPos));
-    set('patchNeurons', copy(g.patchNeurons));
-    set('patchValues', copy(g.patchValues));
-    set('use', copy(g.use));
-    set('useValues', copy(g.useValues));
-    set('select', copy(g.select));
+      else (o as Record<OwnedInput, Typed>)[k] = copy(v);
+    }
     if (g.state) o.state = outs.inOut('state', g.state);
     if (g.stats) o.stats = statsInOut(outs, g.stats);
     if (g.totals) o.totals = outs.inOut('totals', g.totals);

@@ -278,11 +278,16 @@ export class Interventions {
 
   /** The baseline (unless given) and one variant per entry, as a fusable batch (mean bpc only; `bits` needs {@link Interventions.run}). */
   batch(baselineBpc?: number): Batch<InterventionsResult> {
-    const b = withBaseline(
+    const b = this.withBaseline(baselineBpc);
+    return batch(b.variants, (m, an) => this.result(an, b.baseline(m), m.subarray(b.own)));
+  }
+
+  /** The Analysis variants, the baseline's first unless it is given. */
+  private withBaseline(baselineBpc: number | undefined): ReturnType<typeof withBaseline> {
+    return withBaseline(
       this.variants.map((v, i) => toVariant(v.interventions, `variant ${i}`)),
       baselineBpc,
     );
-    return batch(b.variants, (m, an) => this.result(an, b.baseline(m), m.subarray(b.own)));
   }
 
   private result(an: Analysis, baselineBpc: number, bpc: ArrayLike<number>, bits?: (Float64Array | undefined)[], bitsFrom?: number): InterventionsResult {
@@ -308,10 +313,7 @@ export class Interventions {
   async run(an: Analysis, opts: ExperimentRunOptions = {}): Promise<InterventionsResult> {
     opts = checkExperimentOptions(opts);
     if (this.bits === undefined || this.bits === false) return runBatch(an, this.batch(opts.baselineBpc), opts);
-    const b = withBaseline(
-      this.variants.map((v, i) => toVariant(v.interventions, `variant ${i}`)),
-      opts.baselineBpc,
-    );
+    const b = this.withBaseline(opts.baselineBpc);
     const range = this.bits === true ? undefined : this.bits;
     const r = await an.evaluateVariants(b.variants, { ...opts, bits: range ?? true });
     return this.result(an, b.baseline(r.mean), r.mean.subarray(b.own), r.bits!.slice(b.own), range?.from ?? 0);
