@@ -1,7 +1,5 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { packageRoot } from './paths.js';
 
 /** Absolute path of the project's own small default corpus (written for satrnn; see README). */
 export const DEFAULT_CORPUS = path.join(packageRoot, 'assets', 'default-corpus.txt');

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SatrnnError, abortError, throwIfAborted } from '../errors.js';
+import { packageRoot } from '../paths.js';
 import type { Backend, ChunkRequest, ChunkResult, RunOptions, TrainEpochParams } from './types.js';
 
 /** Opaque native handle (a tagged External). */
@@ -77,7 +77,6 @@ async function callNative<T>(what: string, signal: AbortSignal | undefined, fn: 
   }
 }
 
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 let cached: { addon: NativeAddon | null; error: string | null; file?: string } | undefined;
 

@@ -2,12 +2,11 @@
 // (an idle pool never keeps the process alive) and terminated on abort or failure.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SatrnnError, type SatrnnErrorCode } from '../../errors.js';
+import { packageRoot } from '../../paths.js';
 import type { WorkerReply, WorkerTask } from './worker.js';
 
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The compiled worker (the TypeScript sources cannot run in a worker directly). */
 const workerFile = path.join(packageRoot, 'dist', 'engine', 'js', 'worker.js');
 
