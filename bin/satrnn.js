@@ -8,7 +8,13 @@ const onEarlySignal = (sig) => {
 process.on('SIGINT', onEarlySignal);
 process.on('SIGTERM', onEarlySignal);
 
-const { main } = await import('../dist/cli/main.js');
+// The bundled CLI (scripts/bundle.mjs: two files instead of ~30 modules, ~25 ms less start-up)
+// when it is at least as new as the compiled modules; after a later `tsc` without a re-bundle
+// it would be stale, so the modules in dist/ run instead.
+const { statSync } = await import('node:fs');
+const mtime = (rel) => statSync(new URL(rel, import.meta.url), { throwIfNoEntry: false })?.mtimeMs;
+const bundled = mtime('../dist/bundle/cli.js');
+const { main } = await import(bundled !== undefined && bundled >= (mtime('../dist/cli/main.js') ?? Infinity) ? '../dist/bundle/cli.js' : '../dist/cli/main.js');
 // main() installs its own handlers before its first await; signals reach JavaScript only
 // from the event loop, so there is no moment without a handler.
 const done = main(process.argv);
