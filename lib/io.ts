@@ -17,10 +17,9 @@
 // - Streamed reads (readInputBlocks: analysis texts, `-d -`) go block by block, check the
 //   caller's AbortSignal between blocks, and with `streams` also read stdin and FIFOs (a FIFO
 //   waits for its writer without blocking a thread, so Ctrl-C still stops it).
-import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { close, closeSync, constants, fchmodSync, fchownSync, fsyncSync, open, openSync, read, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { getSystemErrorMap } from 'node:util';
-import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { SatrnnError, abortError, throwIfAborted } from './errors.js';
 
@@ -29,6 +28,14 @@ export const MAX_TEXT_BYTES = 2 ** 30;
 
 /** Block size of streamed reads. */
 const READ_BLOCK = 1 << 20;
+
+// Asynchronous reads through node:fs's callback API rather than node:fs/promises: every run
+// loads node:fs, while node:fs/promises (with the readline module it pulls in) costs ~5 ms of
+// start-up, which a plain `satrnn reproduce` would pay without reading anything through it.
+const openAsync = (file: string): Promise<number> => new Promise((resolve, reject) => open(file, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+const readAsync = (fd: number, buf: Uint8Array): Promise<number> =>
+  new Promise((resolve, reject) => read(fd, buf, 0, buf.length, null, (err, n) => (err ? reject(err) : resolve(n))));
+const closeAsync = (fd: number): Promise<void> => new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve())));
 
 /** `path` shortened for a message (a too-long name would otherwise fill the screen). */
 function shown(file: string): string {
@@ -281,9 +288,9 @@ export async function* readInputBlocks(file: string, role: string, opts: InputRe
     return;
   }
   if (!st.isFile()) throw kindError(file, role, st, opts.streams ? 'a regular file or a FIFO' : 'a regular file', opts.hint);
-  let fh;
+  let fd: number;
   try {
-    fh = await open(file, 'r');
+    fd = await openAsync(file);
   } catch (err) {
     throw inputError(err, file, role);
   }
@@ -293,7 +300,7 @@ export async function* readInputBlocks(file: string, role: string, opts: InputRe
       const buf = new Uint8Array(READ_BLOCK);
       let bytesRead: number;
       try {
-        ({ bytesRead } = await fh.read(buf, 0, READ_BLOCK, null));
+        bytesRead = await readAsync(fd, buf);
       } catch (err) {
         throw inputError(err, file, role);
       }
@@ -301,7 +308,7 @@ export async function* readInputBlocks(file: string, role: string, opts: InputRe
       yield bytesRead === READ_BLOCK ? buf : buf.subarray(0, bytesRead);
     }
   } finally {
-    await fh.close();
+    await closeAsync(fd);
   }
 }
 

@@ -7,7 +7,7 @@
 // bin/satrnn.js uses the bundle only when it is newer than dist/cli/main.js (a later `tsc`
 // makes it stale; bin then loads dist/ directly), so a forgotten re-bundle is slower, never wrong.
 // Run by `npm run build` (and prepare, prepack, pretest) after tsc.
-import { rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,9 +29,37 @@ try {
   process.exit(0);
 }
 
+// The modules a `reproduce` needs whatever the program: the input checks, the Analysis and
+// the engines (the static imports of lib/programs/original-io.ts, followed), and the helpers
+// outside lib/programs/ that two or more programs import (formatting, sorting, the version…).
+const dist = path.join(root, 'dist');
+const importsOf = (file) =>
+  // tsc's output: value imports only (type imports are erased), relative paths with .js.
+  [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s[^;]*?\sfrom\s+'(\.{1,2}\/[^']+)'/gms)].map((m) => path.resolve(path.dirname(file), m[1]));
+function staticClosure(files) {
+  const seen = new Set();
+  const visit = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    importsOf(file).forEach(visit);
+  };
+  files.forEach(visit);
+  return seen;
+}
+const programOf = (id) => /[\\/]dist[\\/]programs[\\/]([^\\/]+)[\\/]/.exec(id)?.[1] ?? null;
+const usedBy = new Map();
+for (const dir of readdirSync(path.join(dist, 'programs'), { withFileTypes: true }).filter((d) => d.isDirectory()))
+  for (const f of readdirSync(path.join(dist, 'programs', dir.name)).filter((f) => f.endsWith('.js')))
+    for (const dep of importsOf(path.join(dist, 'programs', dir.name, f)))
+      if (!programOf(dep)) usedBy.set(dep, (usedBy.get(dep) ?? new Set()).add(dir.name));
+const CORE = staticClosure([
+  ...['programs/original-io.js', 'programs/batch.js'].map((f) => path.join(dist, f)),
+  ...[...usedBy].filter(([, programs]) => programs.size >= 2).map(([dep]) => dep),
+]);
+
 rmSync(out, { recursive: true, force: true });
 await rolldown.build({
-  input: { cli: path.join(root, 'dist', 'cli', 'main.js') },
+  input: { cli: path.join(dist, 'cli', 'main.js') },
   platform: 'node',
   // commander is a dependency loaded only by the full command parser; Node's modules are built in.
   external: [/^node:/, 'commander'],
@@ -47,11 +75,19 @@ await rolldown.build({
     entryFileNames: '[name].js',
     chunkFileNames: '[name]-[hash].js',
     sourcemap: false,
-    // Two files: the command modules (commander's parser and each command's options), which
-    // a plain `satrnn reproduce <name> <args…>` never loads, and everything else (every
-    // engine, experiment and formatter, ~290 kB that V8 parses lazily in a few ms), which
-    // rolldown puts in the entry itself. Without the second group, automatic chunking makes
-    // ~25 small chunks again.
-    codeSplitting: { includeDependenciesRecursively: false, groups: [{ name: 'commands', test: COMMANDS, priority: 2 }, { name: 'lib', test: /[\\/]dist[\\/]/, priority: 1 }] },
+    // A plain `satrnn reproduce <name> <args…>` loads the entry (the CLI's main with the
+    // shared core) and that program's chunk; the command modules (commander's parser and
+    // each command's options) and what only some runs need (the js backend's kernels and
+    // workers, the trainer: their Node modules, worker_threads and crypto among them, cost
+    // ~15 ms to load) stay in chunks of their own. Without groups, automatic chunking makes
+    // ~25 small chunks, each one more file to load.
+    codeSplitting: {
+      includeDependenciesRecursively: false,
+      groups: [
+        { name: 'commands', test: COMMANDS, priority: 3 },
+        { name: 'core', test: (id) => CORE.has(id), priority: 2 },
+        { name: programOf, debugName: 'program', priority: 1 },
+      ],
+    },
   },
 });
