@@ -15,11 +15,14 @@ const { file } = tmpFiles('satrnn-bundle-');
 const model = file('m.bin', randomModel(128, 11).toBytes());
 const data = file('d.txt', randomText(300, 12));
 
-/** Runs `main(argv)` of a CLI entry module in a child process; `loads` lists the files it loaded from `watch`. */
+/** Runs `main(argv)` of a CLI entry module in a child process; `loads` lists the files it loaded from `watch` and the Node modules it imported. */
 function run(entry: string, args: string[], watch?: string): { status: number | null; stdout: string; stderr: string; loads: string[] } {
   const runner = path.join(out, `run-${path.basename(entry)}.mjs`);
   const hook = path.join(out, 'hook.mjs');
-  writeFileSync(hook, `export async function load(url, c, next) { if (url.startsWith(${JSON.stringify(`file://${watch ?? '\0'}`)})) process.stderr.write('LOADED ' + url + '\\n'); return next(url, c); }\n`);
+  writeFileSync(
+    hook,
+    `export async function load(url, c, next) { if (url.startsWith(${JSON.stringify(`file://${watch ?? '\0'}`)}) || url.startsWith('node:')) process.stderr.write('LOADED ' + url + '\\n'); return next(url, c); }\n`,
+  );
   writeFileSync(
     runner,
     `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hook}`)});\nconst { main } = await import(${JSON.stringify(`file://${entry}`)});\nprocess.exitCode = await main(process.argv);\n`,
@@ -27,7 +30,7 @@ function run(entry: string, args: string[], watch?: string): { status: number | 
   const env = { ...process.env };
   delete env.SATRNN_ADDON; // the addon must be found from the bundle's own folder
   const r = spawnSync(process.execPath, [runner, ...args], { encoding: 'utf8', env, timeout: 120_000 });
-  const loads = r.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => path.basename(l.slice(7)));
+  const loads = r.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => (l.startsWith('LOADED node:') ? l.slice(7) : path.basename(l.slice(7))));
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('LOADED ')).join('\n'), loads };
 }
 
@@ -38,19 +41,28 @@ beforeAll(() => {
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('CLI bundle', () => {
-  it('is two files: the entry and the command modules', () => {
+  it('has the entry, the shared core, the command modules and a chunk per program', () => {
     const files = readdirSync(out).filter((f) => f.endsWith('.js'));
-    expect(files.sort()).toEqual(['cli.js', expect.stringMatching(/^commands-.*\.js$/)]);
+    for (const name of ['core', 'commands', 'q3_neurons', 'q5_redux', 'sat_train']) expect(files.some((f) => f.startsWith(`${name}-`)), name).toBe(true);
+    expect(files).toContain('cli.js');
   });
 
-  it('plain reproduce: same bytes as the compiled modules, loading the entry only', () => {
+  it('plain reproduce: same bytes as the compiled modules, loading the entry, the core and its program only', () => {
     const bundled = run(path.join(out, 'cli.js'), ['reproduce', 'q3_neurons', data, model], out);
     const modules = run(path.join(repoRoot, 'dist', 'cli', 'main.js'), ['reproduce', 'q3_neurons', data, model]);
     expect(bundled.status, bundled.stderr).toBe(0);
     expect(modules.status, modules.stderr).toBe(0);
     expect(bundled.stdout).toBe(modules.stdout);
     expect(bundled.stdout).toMatch(/^=== Q3: Which Neurons Carry the Signal\? ===/);
-    expect(bundled.loads).toEqual(['cli.js']);
+    const files = bundled.loads.filter((f) => !f.startsWith('node:'));
+    expect(files[0]).toBe('cli.js');
+    expect(files.filter((f) => /^(core|q3_neurons)-/.test(f))).toHaveLength(2);
+    // Nothing else but rolldown's small re-export facades (a few hundred bytes).
+    for (const f of files.filter((f) => !/^(cli\.js|core-|q3_neurons-)/.test(f))) expect(statSync(path.join(out, f)).size, f).toBeLessThan(1000);
+    // Node modules only some commands need (each costs milliseconds to load); the hook sees
+    // Node's modules (node:fs is always there).
+    expect(bundled.loads).toContain('node:fs');
+    for (const m of ['node:crypto', 'node:worker_threads', 'node:fs/promises']) expect(bundled.loads).not.toContain(m);
   });
 
   it('a commander command loads the command chunk and works', () => {
