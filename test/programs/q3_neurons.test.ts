@@ -12,6 +12,7 @@ import { Model, paramCount } from '../../lib/model.js';
 import { CumulativeKnockout, KeepTopK, NeuronSuite, ReadoutKnockout, SignOnly, readoutDecode } from '../../lib/programs/q3_neurons/experiment.js';
 import { formatNeuronSuiteText } from '../../lib/programs/q3_neurons/format.js';
 import { randomModel, randomText } from '../models.js';
+import { exchangeSort, range } from '../../lib/util/exchangeSort.js';
 
 describe.skipIf(!hasShared)('golden: q3_neurons', () => {
   const expected = hasShared ? golden('q3_neurons.txt') : '';
@@ -131,5 +132,45 @@ describe('q3 experiments: options and defects', () => {
     const sign = await new SignOnly().run(an);
     expect(sign.neurons).toHaveLength(4);
     for (const n of sign.neurons) expect(Number.isNaN(n.deltaBpc)).toBe(false);
+  });
+});
+
+describe('exchange sorts: the originals\' tie order', () => {
+  // The spec's sort written out literally (a comparison callback on the values themselves).
+  function literal<T>(arr: T[], better: (b: T, a: T) => boolean, limit = arr.length - 1): T[] {
+    for (let a = 0; a < limit; a++)
+      for (let b = a + 1; b < arr.length; b++)
+        if (better(arr[b]!, arr[a]!)) [arr[a], arr[b]] = [arr[b]!, arr[a]!];
+    return arr;
+  }
+  const rand = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+
+  it('keyed index sort = the literal sort, with many ties, both directions, partial and full', () => {
+    const r = rand(5);
+    for (let trial = 0; trial < 50; trial++) {
+      const n = 2 + Math.floor(r() * 300);
+      const key = Array.from({ length: n }, () => Math.floor(r() * 7) - 3); // few distinct values: ties everywhere
+      for (const limit of [1, 5, n - 1]) {
+        expect(exchangeSort(range(n), key, 'greater', limit)).toEqual(literal(range(n), (b, a) => key[b]! > key[a]!, limit));
+        expect(exchangeSort(range(n), key, 'less', limit)).toEqual(literal(range(n), (b, a) => key[b]! < key[a]!, limit));
+      }
+    }
+  });
+
+  it('readoutDecode on a Wy of integers (ties everywhere) = the spec replayed literally: partial sort, then the full re-sort of the same list', () => {
+    const H = 16;
+    const m = randomModel(H, 21);
+    const w = new Float32Array(m.weights);
+    const wyAt = paramCount(H) - 256 - 256 * H;
+    const r = rand(9);
+    for (let i = 0; i < 256 * H; i++) w[wyAt + i] = Math.floor(r() * 5) - 2;
+    const model = new Model(w, H);
+    for (let j = 0; j < H; j++) {
+      const list = Array.from({ length: 256 }, (_, o) => ({ byte: o, weight: model.Wy[o * H + j]! }));
+      literal(list, (b, a) => b.weight > a.weight, 5);
+      const promotes = list.slice(0, 5).map((x) => ({ ...x }));
+      literal(list, (b, a) => b.weight < a.weight); // the whole re-sort, as the original does
+      expect(readoutDecode(model, j)).toEqual({ neuron: j, promotes, demotes: list.slice(0, 5) });
+    }
   });
 });

@@ -86,7 +86,7 @@ export type ReadoutKnockoutResult = KnockoutResult;
 
 /** Importance order: exchange sort of 0..H-1, swapping when delta[b] > delta[a]. */
 function rankByDelta(deltas: ArrayLike<number>): number[] {
-  return exchangeSort(range(deltas.length), (b, a) => deltas[b]! > deltas[a]!);
+  return exchangeSort(range(deltas.length), deltas, 'greater');
 }
 
 /**
@@ -386,7 +386,7 @@ function signOnlyResult(baselineBpc: number, mean: ArrayLike<number>, meanAbsH: 
   const deltas = Array.from({ length: mean.length }, (_, j) => mean[j]! - baselineBpc);
   // The key is |delta| rounded to float32 first: deltas equal in float tie (q3 §4).
   const key = deltas.map((d) => Math.abs(Math.fround(d)));
-  const ranking = exchangeSort(range(deltas.length), (b, a) => key[b]! > key[a]!);
+  const ranking = exchangeSort(range(deltas.length), key, 'greater');
   const rank = new Array<number>(deltas.length);
   ranking.forEach((j, r) => (rank[j] = r + 1));
   const neurons = deltas.map((deltaBpc, j) => ({ neuron: j, rank: rank[j]!, bpc: mean[j]!, deltaBpc, meanAbsH: meanAbsH[j]! }));
@@ -428,13 +428,15 @@ export function readoutDecode(model: Model, neuron: number, options: ReadoutDeco
   if (!Number.isInteger(neuron)) throw new SatrnnError('BAD_OPTION', `neuron index ${String(neuron)} is not an integer`);
   if (neuron < 0 || neuron >= H) throw new SatrnnError('BAD_OPTION', `neuron index ${neuron} is out of range 0..${H - 1}`);
   if (!Number.isInteger(top) || top < 1 || top > VOCAB) throw new SatrnnError('BAD_OPTION', `bytes must be an integer in 1..${VOCAB} (got ${String(top)})`);
-  const list: ByteWeight[] = range(VOCAB).map((o) => ({ byte: o, weight: Wy[o * H + neuron]! }));
-  exchangeSort(list, (b, a) => b.weight > a.weight, top);
-  const promotes = list.slice(0, top).map((x) => ({ ...x }));
+  const column = new Float32Array(VOCAB);
+  for (let o = 0; o < VOCAB; o++) column[o] = Wy[o * H + neuron]!;
+  const entry = (o: number): ByteWeight => ({ byte: o, weight: column[o]! });
+  const list = exchangeSort(range(VOCAB), column, 'greater', top);
+  const promotes = list.slice(0, top).map(entry);
   // Only the first `top` places are read: the exchange sort's pass a writes places >= a, so
   // stopping after pass top - 1 leaves them as the full sort would.
-  exchangeSort(list, (b, a) => b.weight < a.weight, top);
-  return { neuron, promotes, demotes: list.slice(0, top).map((x) => ({ ...x })) };
+  exchangeSort(list, column, 'less', top);
+  return { neuron, promotes, demotes: list.slice(0, top).map(entry) };
 }
 
 /** Result of {@link NeuronSuite}: the whole q3 study. */
