@@ -46,3 +46,37 @@ describe('Analysis: variants that differ only in their inputs start from the bas
     }
   });
 });
+
+describe('Analysis: readout weights that make results slow or degenerate are reported', () => {
+  const H = 4;
+  const wyAt = paramCount(H) - 256 - 256 * H;
+  const warningsFor = (edit: (w: Float32Array) => void): string[] => {
+    const w = new Float32Array(paramCount(H)).fill(0.01); // (randomModel plants subnormals)
+    edit(w);
+    const warnings: string[] = [];
+    new Analysis({ model: new Model(w, H), data: new Uint8Array([1, 2, 3]), backend: 'js', onWarning: (m) => warnings.push(m) });
+    return warnings;
+  };
+
+  it('counts subnormal Wy/by weights on both sides of zero, not zeros or the smallest normal', () => {
+    expect(warningsFor(() => {})).toEqual([]);
+    const warnings = warningsFor((w) => {
+      w[wyAt] = 2 ** -130;
+      w[wyAt + 7] = -(2 ** -149);
+      w[paramCount(H) - 1] = 2 ** -127; // by
+      w[wyAt + 8] = 0;
+      w[wyAt + 9] = -0;
+      w[wyAt + 10] = 2 ** -126; // normal
+      w[wyAt + 11] = -(2 ** -126);
+      w[0] = 2 ** -140; // Wx: not a readout weight
+    });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/: 3 subnormal readout weights \(Wy\/by/);
+  });
+
+  it('names the largest readout weight when it reaches 1e6, on either sign', () => {
+    expect(warningsFor((w) => (w[wyAt + 5] = -2.5e6))[0]).toMatch(/readout weights as large as 2\.50e\+6/);
+    expect(warningsFor((w) => (w[paramCount(H) - 3] = 1e6))[0]).toMatch(/as large as 1\.00e\+6/);
+    expect(warningsFor((w) => (w[wyAt + 5] = 9.9e5))).toEqual([]);
+  });
+});
