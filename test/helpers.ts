@@ -44,10 +44,16 @@ if (process.env.SATRNN_EXPECT_SANITIZED === '1' && addon?.info().sanitized !== t
 export const skipExhaustive = process.env.SATRNN_FULL !== '1';
 export const hasAvx2 = addon?.info().avx2 === true;
 if (addon && !hasAvx2) console.warn('\n!!! this CPU has no AVX2: avx2 tests are SKIPPED !!!\n');
+export const hasAvx512 = addon?.info().avx512 === true;
+if (addon && !hasAvx512) console.warn('\n!!! this CPU (or OS, or build) has no AVX-512: avx512 tests are SKIPPED !!!\n');
 
-/** The code paths every exact result must agree on (native AVX2, SSE2 and portable loops; TypeScript). */
+/**
+ * The code paths every exact result must agree on (native AVX2, AVX-512, SSE2 and portable
+ * loops; TypeScript). native-avx2 stays first: some tests use PATHS[0] as "the AVX2 path".
+ */
 export const PATHS = [
   { label: 'native-avx2', backend: 'native', isa: 'avx2', enabled: hasAvx2 },
+  { label: 'native-avx512', backend: 'native', isa: 'avx512', enabled: hasAvx512 },
   { label: 'native-sse2', backend: 'native', isa: 'sse2', enabled: addon?.info().sse2 === true },
   { label: 'native-scalar', backend: 'native', isa: 'scalar', enabled: addon !== null },
   { label: 'js', backend: 'js', isa: undefined, enabled: true },

@@ -1,6 +1,6 @@
 // The TypeScript math ports against the addon's C++ ports: identical bits on >= 10^6 inputs
 // each, and the exhaustive 2^32 tanhf checksum of 00-common §7b on the C++ port; the vector
-// tanhf against the scalar C++ port.
+// exps (AVX2, AVX-512) and the vector tanhf against the scalar C++ ports.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as f32 from '../lib/math/float32.js';
 import * as f64 from '../lib/math/float64.js';
-import { addon, hasAvx2, repoRoot, rng, skipExhaustive } from './helpers.js';
+import { addon, hasAvx2, hasAvx512, repoRoot, rng, skipExhaustive } from './helpers.js';
 
 function floatInputs(count: number, seed: number): Float32Array {
   const r = rng(seed);
@@ -88,25 +88,44 @@ describe.skipIf(!addon)('math: TypeScript ports equal the C++ ports bit for bit'
     const b = addon!.mathF64('exp', x);
     expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer))).toBe(0);
   });
-  it.skipIf(addon?.info().avx2 !== true)('softmax exp (arguments in (-512, 0], no range checks) equals the scalar port', () => {
+  // The softmax exps (AVX2: 4 lanes, AVX-512: 8 lanes; no range checks, arguments in
+  // (-512, 0]): every edge of the table path (signed zeros, the 2^-54 threshold and its
+  // neighbours, subnormals, the range's ends, multiples of ln2/128 where the table index
+  // turns over) and 10^6 random arguments, shuffled so each vector mixes classes; a length
+  // that is not a multiple of 8 sends the last ones through AVX-512's masked tail.
+  function softmaxArgs(count: number): Float64Array {
     const r = rng(17);
-    const x = new Float64Array(N);
-    const specials = [0, -0, -5e-324, -(2 ** -54), -(2 ** -54) * (1 - 2 ** -52), -(2 ** -54) * (1 + 2 ** -52), -(2 ** -53), -(2 ** -60),
-      -511.9999999999999, -1, -0.5, -Math.LN2 / 256];
+    const x = new Float64Array(count);
+    const specials = [0, -0, -5e-324, -(2 ** -1022), -(2 ** -54), -(2 ** -54) * (1 - 2 ** -52), -(2 ** -54) * (1 + 2 ** -52), -(2 ** -53), -(2 ** -60),
+      -511.9999999999999, -511, -256, -1, -0.5, -Math.LN2 / 256];
+    for (let k = 1; k <= 128 * 8; k++) specials.push((-k * Math.LN2) / 128, (-k * Math.LN2) / 128 - 2 ** -40, (-k * Math.LN2) / 128 + 2 ** -40);
     let i = 0;
     for (const s of specials) x[i++] = s;
-    for (; i < N; i++) {
+    for (; i < count; i++) {
       const k = i % 3;
       // uniform in (-512, 0], log-uniform tiny and small magnitudes, and the bulk range of real softmaxes
       if (k === 0) x[i] = -r() * 511.9999;
       else if (k === 1) x[i] = -(2 ** (-1074 + r() * 1083));
       else x[i] = -r() * 40;
     }
-    const a = addon!.mathF64('exp_softmax_avx2', x);
-    const b = addon!.mathF64('exp', x);
-    expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer))).toBe(0);
-    expect(() => addon!.mathF64('exp_softmax_avx2', new Float64Array([1e-300]))).toThrow(/\(-512, 0\]/);
-  });
+    for (let j = count - 1; j > 0; j--) {
+      const s = Math.floor(r() * (j + 1));
+      [x[j], x[s]] = [x[s]!, x[j]!];
+    }
+    return x;
+  }
+  for (const [name, enabled] of [['exp_softmax_avx2', hasAvx2], ['exp_softmax_avx512', hasAvx512]] as const)
+    it.skipIf(!enabled)(`softmax exp ${name} (arguments in (-512, 0], no range checks) equals the scalar port`, () => {
+      const x = softmaxArgs(N + 5);
+      const a = addon!.mathF64(name, x);
+      const b = addon!.mathF64('exp', x);
+      let first = -1;
+      for (let i = 0; i < x.length && first < 0; i++) if (!Object.is(a[i], b[i])) first = i;
+      expect(first, first >= 0 ? `first at x=${x[first]}: vector ${a[first]} scalar ${b[first]}` : '').toBe(-1);
+      expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer))).toBe(0);
+      expect(() => addon!.mathF64(name, new Float64Array([1e-300]))).toThrow(/\(-512, 0\]/);
+      expect(() => addon!.mathF64(name, new Float64Array([-512]))).toThrow(/\(-512, 0\]/);
+    });
   // 00-common §7b's FNV-1a rule over all 2^32 inputs. The values are what this machine's
   // glibc 2.36 libm itself gives under that rule, as written (measured with a C program
   // over the system tanhf/expf/logf/cosf); the spec lists other numbers (tanhf

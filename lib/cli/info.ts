@@ -20,6 +20,7 @@ export function backendInfo(flags: BackendFlags = {}): Record<string, unknown> {
     addonFile: nativeAddonFile() ?? null,
     sanitized: native?.sanitized ?? false,
     cpuAvx2: native?.avx2 ?? false,
+    cpuAvx512: native?.avx512 ?? false,
     env: {
       SATRNN_BACKEND: process.env.SATRNN_BACKEND ?? null,
       SATRNN_ISA: process.env.SATRNN_ISA ?? null,
@@ -33,7 +34,7 @@ export function registerInfo(program: Command): void {
     .command('info')
     .description('show the backend, ISA, thread count and versions in use')
     .option('--backend <name>', 'native or js')
-    .option('--isa <isa>', 'avx2, sse2 or scalar')
+    .option('--isa <isa>', 'avx512, avx2, sse2 or scalar')
     .option('--json', 'print JSON')
     .action((flags: BackendFlags & { json?: boolean }) => {
       const info = backendInfo(flags);

@@ -8,8 +8,14 @@ export type { Backend, BackendName, ChunkGroup, ChunkRequest, ChunkResult, Isa, 
 export { JsBackend } from './js/index.js';
 export { NativeBackend, loadAddon, nativeAddonFile, nativeLoadError } from './native.js';
 
-/** Native code paths: the addon's AVX2 or SSE2 kernels, or its portable C++ loops ('scalar'). */
-export type NativeIsa = 'avx2' | 'sse2' | 'scalar';
+/**
+ * Native code paths, all bit-identical: 'avx512' (the readout's logit sums and softmax on
+ * AVX-512, every other kernel on AVX2), 'avx2', 'sse2', or the portable C++ loops ('scalar').
+ */
+export type NativeIsa = 'avx512' | 'avx2' | 'sse2' | 'scalar';
+
+/** Every native code path, best first. */
+const NATIVE_ISAS = ['avx512', 'avx2', 'sse2', 'scalar'] as const;
 
 /**
  * Which backend to use. A name alone (`'native'`, `'js'`, `'auto'`) or an object whose
@@ -17,8 +23,9 @@ export type NativeIsa = 'avx2' | 'sse2' | 'scalar';
  * - `'auto'` (the default): SATRNN_BACKEND, else native when the addon loads, else js.
  * - `threads`: worker threads for batches (native threads or js worker_threads); default
  *   SATRNN_THREADS, else all cores. Results never depend on it.
- * - `isa` (native only): 'avx2', 'sse2' or 'scalar' (portable loops); default SATRNN_ISA,
- *   else the best the CPU has.
+ * - `isa` (native only): 'avx512', 'avx2', 'sse2' or 'scalar' (portable loops); default
+ *   SATRNN_ISA, else the best the CPU has (avx512, then avx2, sse2, scalar). Every ISA gives
+ *   the same bits.
  */
 export type BackendChoice =
   | 'auto'
@@ -75,11 +82,14 @@ export function selectBackend(choice: BackendChoice = 'auto'): Backend {
     return new JsBackend(threads);
   }
   const info = addon.info();
-  const isa = o.isa ?? envChoice('SATRNN_ISA', ['avx2', 'sse2', 'scalar'] as const) ?? (info.avx2 ? 'avx2' : info.sse2 ? 'sse2' : 'scalar');
-  if (isa !== 'avx2' && isa !== 'sse2' && isa !== 'scalar') throw new SatrnnError('BAD_OPTION', `unknown ISA '${String(isa)}'; use avx2, sse2 or scalar`);
-  if ((isa === 'avx2' && !info.avx2) || (isa === 'sse2' && !info.sse2))
-    throw new SatrnnError('BACKEND_UNAVAILABLE', `${isa} was requested but this CPU (or this build) does not have it; use SATRNN_ISA=scalar`);
-  return new NativeBackend(addon, isa, threads);
+  // (An addon built before AVX-512 existed has no `avx512` field: not available.)
+  const available = (isa: NativeIsa): boolean => isa === 'scalar' || info[isa] === true;
+  const best = NATIVE_ISAS.find(available)!;
+  const isa = o.isa ?? envChoice('SATRNN_ISA', NATIVE_ISAS) ?? best;
+  if (!(NATIVE_ISAS as readonly string[]).includes(isa)) throw new SatrnnError('BAD_OPTION', `unknown ISA '${String(isa)}'; use ${NATIVE_ISAS.join(', ')}`);
+  if (!available(isa as NativeIsa))
+    throw new SatrnnError('BACKEND_UNAVAILABLE', `${isa} was requested but this CPU (or this build) does not have it; use SATRNN_ISA=${best}, the best it has`);
+  return new NativeBackend(addon, isa as NativeIsa, threads);
 }
 
 /** A ready backend as is, or one selected from options. */

@@ -14,7 +14,7 @@ export type FastWorkspace = { readonly __brand: 'FastWorkspace' };
  * be one (native/napi/args.h "Memory of async jobs").
  */
 export interface NativeAddon {
-  info(): { avx2Compiled: boolean; avx2: boolean; sse2: boolean; fastTraining: boolean; hardwareThreads: number; napiVersion: number; sanitized: boolean };
+  info(): { avx2Compiled: boolean; avx2: boolean; avx512: boolean; sse2: boolean; fastTraining: boolean; hardwareThreads: number; napiVersion: number; sanitized: boolean };
   run(
     o: Omit<ChunkRequest, 'method'> & { method: number; isa: number; threads: number; cancel?: Int32Array },
     onProgress?: (done: number, total: number) => void,
@@ -42,7 +42,7 @@ export interface NativeAddon {
 }
 
 /** The addon's ISA codes (native/core/cpu.h). */
-const ISA_CODE = { scalar: 0, avx2: 1, sse2: 2 } as const;
+const ISA_CODE = { scalar: 0, avx2: 1, sse2: 2, avx512: 3 } as const;
 export type NativeIsa = keyof typeof ISA_CODE;
 
 /**
@@ -146,6 +146,11 @@ export class NativeBackend implements Backend {
     return ISA_CODE[this.isa];
   }
 
+  /** Whether this code path runs on an AVX2 CPU (avx512's CPUs all have AVX2; the fast trainer needs it). */
+  private get hasAvx2(): boolean {
+    return this.isa === 'avx2' || this.isa === 'avx512';
+  }
+
   async runChunk(req: ChunkRequest, opts: RunOptions = {}): Promise<ChunkResult> {
     const { method, ...rest } = req;
     const r = await callNative('engine run', opts.signal, (cancel) =>
@@ -159,7 +164,7 @@ export class NativeBackend implements Backend {
   private readonly workspaces: FastWorkspace[] = [];
 
   get fastTraining(): boolean {
-    return this.isa === 'avx2' && this.addon.info().fastTraining;
+    return this.hasAvx2 && this.addon.info().fastTraining;
   }
 
   private withWorkspace<T>(fast: boolean | undefined, fn: (ws: FastWorkspace | undefined) => T): T {
@@ -183,7 +188,7 @@ export class NativeBackend implements Backend {
   trainEpoch(weights: Float32Array, hidden: number, data: Uint8Array, epochLr: number, params: TrainEpochParams, signal?: AbortSignal): Promise<number> {
     const { fast, bptt, clip } = params;
     return callNative('trainEpoch', signal, (cancel) =>
-      this.withWorkspace(fast && this.isa === 'avx2', (ws) =>
+      this.withWorkspace(fast && this.hasAvx2, (ws) =>
         this.addon.trainEpoch({ weights, hidden, data, lr: epochLr, lrPeak: params.lr, bptt, clip, isa: this.isaCode, cancel, ...(ws ? { fast: ws, threads: this.threads } : {}) }),
       ),
     );
@@ -191,7 +196,7 @@ export class NativeBackend implements Backend {
 
   evalBpc(weights: Float32Array, hidden: number, data: Uint8Array, opts: { fast?: boolean } = {}): Promise<number> {
     return callNative('evalBpc', undefined, () =>
-      this.withWorkspace(opts.fast && this.isa === 'avx2', (ws) =>
+      this.withWorkspace(opts.fast && this.hasAvx2, (ws) =>
         this.addon.evalBpc({ weights, hidden, data, isa: this.isaCode, ...(ws ? { fast: ws, threads: this.threads } : {}) }),
       ),
     );

@@ -3,8 +3,8 @@
 
 /** A backend's kind: the C++ addon (`'native'`) or the TypeScript implementation (`'js'`). */
 export type BackendName = 'native' | 'js';
-/** Code path: the native addon's AVX2, SSE2 or portable loops, or TypeScript. */
-export type Isa = 'avx2' | 'sse2' | 'scalar' | 'js';
+/** Code path: the native addon's AVX-512, AVX2, SSE2 or portable loops, or TypeScript. */
+export type Isa = 'avx512' | 'avx2' | 'sse2' | 'scalar' | 'js';
 
 /**
  * How a readout variant reads neuron j (native/kernels/readout.h `Use`): the term is

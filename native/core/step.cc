@@ -121,7 +121,7 @@ __attribute__((target("avx2"))) void matvec_avx2(const float* packed, size_t nb,
 // (all 2^32 inputs checked) and also run over the padding rows, up to `rows`.
 void tanhf_rows(Isa isa, float* z, size_t H, size_t rows) {
 #if SATRNN_HAVE_AVX2
-  if (isa == Isa::Avx2) return tanhf_avx2(z, rows);
+  if (uses_avx2(isa)) return tanhf_avx2(z, rows);
 #endif
 #if SATRNN_HAVE_SSE2 && SATRNN_HAVE_TANHF_VEC
   if (isa == Isa::Sse2) return tanhf_sse2(z, rows);
@@ -134,7 +134,7 @@ void tanhf_rows(Isa isa, float* z, size_t H, size_t rows) {
 
 size_t lanes(Isa isa) {
 #if SATRNN_HAVE_AVX2
-  if (isa == Isa::Avx2) return 8;
+  if (uses_avx2(isa)) return 8;
 #endif
 #if SATRNN_HAVE_SSE2
   if (isa == Isa::Sse2) return 4;

@@ -16,7 +16,8 @@
 
 namespace satrnn {
 
-// Rows per vector on `isa`: 1 (portable loops), 4 (SSE2) or 8 (AVX2).
+// Rows per vector on `isa`: 1 (portable loops), 4 (SSE2) or 8 (AVX2; also on Avx512, whose
+// step is the AVX2 step).
 size_t lanes(Isa isa);
 
 // rows [R][H] -> blocks of L rows stored j-major, [ceil(R/L)][H][L]: lane l of block b is

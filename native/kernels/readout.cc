@@ -13,6 +13,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include "math/exp_avx2.h"
+#include "math/exp_avx512.h"
 #endif
 
 namespace satrnn {
@@ -175,6 +176,20 @@ inline void probs_scalar(const double* logit, double* P) {
   for (int o = 0; o < kVocab; ++o) P[o] = P[o] / E;
 }
 
+// Lane k < n: the bits of target y[k] under logits[k], one lane after another.
+inline void bits_rows_scalar(const double* const* logits, const int* y, size_t n, double* out) {
+  double e[kVocab];
+  for (size_t k = 0; k < n; ++k) out[k] = bits_scalar(logits[k], e, y[k]);
+}
+
+// Steps 4-5 of eight vector lanes, from each lane's sum E[k] and its e[y] (ey[k]).
+inline void bits_from_sums(const double* E, const double* ey, double* out) {
+  for (int k = 0; k < 8; ++k) {
+    const double p = ey[k] / E[k];
+    out[k] = -gmath::log2(p > kFloor ? p : kFloor);
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Kernels behind one interface so the scalar and AVX2 drivers share the control flow.
 struct ScalarOps {
@@ -271,10 +286,7 @@ struct ScalarOps {
   }
 
   // Lane k < n: the bits of target y[k] under logits[k] (one lane after another).
-  void bits8(const double* const* logits, const int* y, size_t n, double* out) const {
-    double e[kVocab];
-    for (size_t k = 0; k < n; ++k) out[k] = bits_scalar(logits[k], e, y[k]);
-  }
+  void bits8(const double* const* logits, const int* y, size_t n, double* out) const { bits_rows_scalar(logits, y, n, out); }
 };
 
 #if defined(__x86_64__)
@@ -423,14 +435,10 @@ struct Avx2Ops {
     }
   }
 
-  // Eight predictions at once (variants, or positions of few variants), one per lane of two
-  // vectors: a 4x4 transpose puts output o of four rows in one vector, so each lane runs
-  // the spec's sequence (max, exp(logit - M), sum in o order, p[y], floor, log2) for its own
-  // row and target, and the two groups' sums form independent dependency chains that
-  // overlap with the exps.
-  // Lanes from n on repeat lane 0 (results unused): the vector pass computes them anyway.
-  __attribute__((target("avx2"))) void bits8(const double* const* logits, const int* y, size_t n, double* out) const {
-    alignas(32) double M[8];
+  // The softmax's first step for eight rows: M[k], the largest logit of row k (the spec's
+  // max from -1e30, strictly greater). False when some row also has a logit below
+  // M[k] - 512, outside the unchecked vector exp's range: the rows then take the scalar route.
+  __attribute__((target("avx2"))) static bool row_maxima(const double* const* logits, double* M) {
     bool in_range = true;
     for (int k = 0; k < 8; ++k) {
       // Max and min are exact and order-free for finite logits.
@@ -454,11 +462,18 @@ struct Avx2Ops {
       // Rounding is monotonic, so every logit - M lies in [lo - M, 0]: the unchecked exp's range.
       in_range = in_range && (lk - mk > -512.0);
     }
-    if (!in_range) {
-      double e[kVocab];
-      for (size_t k = 0; k < n; ++k) out[k] = bits_scalar(logits[k], e, y[k]);
-      return;
-    }
+    return in_range;
+  }
+
+  // Eight predictions at once (variants, or positions of few variants), one per lane of two
+  // vectors: a 4x4 transpose puts output o of four rows in one vector, so each lane runs
+  // the spec's sequence (max, exp(logit - M), sum in o order, p[y], floor, log2) for its own
+  // row and target, and the two groups' sums form independent dependency chains that
+  // overlap with the exps.
+  // Lanes from n on repeat lane 0 (results unused): the vector pass computes them anyway.
+  __attribute__((target("avx2"))) void bits8(const double* const* logits, const int* y, size_t n, double* out) const {
+    alignas(32) double M[8];
+    if (!row_maxima(logits, M)) return bits_rows_scalar(logits, y, n, out);
     const __m256d M0 = _mm256_load_pd(M), M1 = _mm256_load_pd(M + 4);
     __m256d E0 = _mm256_setzero_pd(), E1 = _mm256_setzero_pd();
     const double *a0 = logits[0], *a1 = logits[1], *a2 = logits[2], *a3 = logits[3];
@@ -496,12 +511,248 @@ struct Avx2Ops {
     _mm256_store_pd(Es + 4, E1);
     _mm256_store_pd(eys, ey0);
     _mm256_store_pd(eys + 4, ey1);
-    for (int k = 0; k < 8; ++k) {
-      const double p = eys[k] / Es[k];
-      out[k] = -gmath::log2(p > kFloor ? p : kFloor);
-    }
+    bits_from_sums(Es, eys, out);
   }
 };
+#endif
+
+#if SATRNN_HAVE_EXP_AVX512
+#if defined(__GNUC__) && !defined(__clang__)
+// (GCC 12's AVX-512 intrinsics: see math/exp_avx512.h.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// The AVX2 kernels widened to 512 bits, on Avx2Ops's repacked Wy ([o/16][j][16]: one term of
+// sixteen outputs is one 64-byte row). Lane o still receives its terms in the scalar code's j
+// order, a float product rounded to float and widened to double before a separate add
+// (never FMA), so every output is bit-identical to ScalarOps. The widening conversion
+// is what bounds the logit sums: one instruction widens eight products here, four in AVX2.
+struct Avx512Ops : Avx2Ops {
+  using Avx2Ops::Avx2Ops;
+
+  // Two double accumulators of one block of sixteen outputs, starting at by[o..o+15].
+  __attribute__((target(SATRNN_AVX512_TARGET), always_inline)) static inline void load_by(const float* by, __m512d& a0, __m512d& a1) {
+    a0 = _mm512_cvtps_pd(_mm256_loadu_ps(by));
+    a1 = _mm512_cvtps_pd(_mm256_loadu_ps(by + 8));
+  }
+  // a0, a1 -/+= float(w[o] * r) widened to double, for the sixteen outputs of one block row.
+  // Two 256-bit multiplies instead of one 512-bit multiply and an extract: the widening
+  // takes 256-bit halves anyway.
+  template <bool Subtract>
+  __attribute__((target(SATRNN_AVX512_TARGET), always_inline)) static inline void term16(const float* w, __m256 rv, __m512d& a0,
+                                                                                     __m512d& a1) {
+    const __m512d d0 = _mm512_cvtps_pd(_mm256_mul_ps(_mm256_loadu_ps(w), rv));
+    const __m512d d1 = _mm512_cvtps_pd(_mm256_mul_ps(_mm256_loadu_ps(w + 8), rv));
+    a0 = Subtract ? _mm512_sub_pd(a0, d0) : _mm512_add_pd(a0, d0);
+    a1 = Subtract ? _mm512_sub_pd(a1, d1) : _mm512_add_pd(a1, d1);
+  }
+
+  // Full sums only (ScalarOps::sums): two blocks (32 outputs, four add chains) per pass, so
+  // the adds' latency hides behind the conversions.
+  __attribute__((target(SATRNN_AVX512_TARGET))) void sums(const float* h, double* S) const {
+    const size_t H = m.H;
+    for (int blk = 0; blk < kBlocks; blk += 2) {
+      __m512d a0, a1, a2, a3;
+      load_by(m.by + blk * 16, a0, a1);
+      load_by(m.by + blk * 16 + 16, a2, a3);
+      const float *w0 = block(blk), *w1 = block(blk + 1);
+      for (size_t j = 0; j < H; ++j) {
+        const __m256 rv = _mm256_set1_ps(h[j]);
+        term16<false>(w0 + j * 16, rv, a0, a1);
+        term16<false>(w1 + j * 16, rv, a2, a3);
+      }
+      double* out = S + blk * 16;
+      _mm512_storeu_pd(out, a0);
+      _mm512_storeu_pd(out + 8, a1);
+      _mm512_storeu_pd(out + 16, a2);
+      _mm512_storeu_pd(out + 24, a3);
+    }
+  }
+
+  // Avx2Ops::ordered_all on 512-bit vectors (the same dense or indexed loop choice).
+  __attribute__((target(SATRNN_AVX512_TARGET))) void ordered_all(const Plan& p, const float* h, double* logit, float* r) const {
+    const size_t k = p.kept.size();
+    if (4 * k >= 3 * m.H) {
+      for (size_t j = 0; j < m.H; ++j)
+        r[j] = p.use[j] == kAbsent ? 0.0f : p.use[j] == kFixed ? p.value[j] : read_as(p.use[j], h[j]);
+      return sums(r, logit);
+    }
+    for (size_t q = 0; q < k; ++q) r[q] = term_value(p, q, h);
+    for (int blk = 0; blk < kBlocks; blk += 2) {
+      __m512d a0, a1, a2, a3;
+      load_by(m.by + blk * 16, a0, a1);
+      load_by(m.by + blk * 16 + 16, a2, a3);
+      const float *w0 = block(blk), *w1 = block(blk + 1);
+      for (size_t q = 0; q < k; ++q) {
+        const size_t j = static_cast<size_t>(p.kept[q]);
+        const __m256 rv = _mm256_set1_ps(r[q]);
+        term16<false>(w0 + j * 16, rv, a0, a1);
+        term16<false>(w1 + j * 16, rv, a2, a3);
+      }
+      double* out = logit + blk * 16;
+      _mm512_storeu_pd(out, a0);
+      _mm512_storeu_pd(out + 8, a1);
+      _mm512_storeu_pd(out + 16, a2);
+      _mm512_storeu_pd(out + 24, a3);
+    }
+  }
+
+  // Avx2Ops::full_sums: the sums and the smallest exponent field among the nonzero products
+  // of each output, min(|bits| - 1) as there, sixteen products per integer instruction.
+  __attribute__((target(SATRNN_AVX512_TARGET))) void full_sums(const float* h, double* S, int* min_exp) const {
+    const size_t H = m.H;
+    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i none = _mm512_set1_epi32(-1);
+    for (int blk = 0; blk < kBlocks; blk += 2) {
+      __m512d a0, a1, a2, a3;
+      load_by(m.by + blk * 16, a0, a1);
+      load_by(m.by + blk * 16 + 16, a2, a3);
+      __m512i me0 = none, me1 = none;
+      const float *w0 = block(blk), *w1 = block(blk + 1);
+      for (size_t j = 0; j < H; ++j) {
+        const __m512 rv = _mm512_set1_ps(h[j]);
+        const __m512 p0 = _mm512_mul_ps(_mm512_loadu_ps(w0 + j * 16), rv);
+        const __m512 p1 = _mm512_mul_ps(_mm512_loadu_ps(w1 + j * 16), rv);
+        a0 = _mm512_add_pd(a0, _mm512_cvtps_pd(_mm512_castps512_ps256(p0)));
+        a1 = _mm512_add_pd(a1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(p0, 1)));
+        a2 = _mm512_add_pd(a2, _mm512_cvtps_pd(_mm512_castps512_ps256(p1)));
+        a3 = _mm512_add_pd(a3, _mm512_cvtps_pd(_mm512_extractf32x8_ps(p1, 1)));
+        me0 = _mm512_min_epu32(me0, _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(p0), absmask), one));
+        me1 = _mm512_min_epu32(me1, _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(p1), absmask), one));
+      }
+      double* out = S + blk * 16;
+      _mm512_storeu_pd(out, a0);
+      _mm512_storeu_pd(out + 8, a1);
+      _mm512_storeu_pd(out + 16, a2);
+      _mm512_storeu_pd(out + 24, a3);
+      // All products zero: 255, which never limits exactness (as exp_field(0)).
+      const __m512i f0 = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(me0, none), _mm512_srli_epi32(_mm512_add_epi32(me0, one), 23),
+                                                 _mm512_set1_epi32(255));
+      const __m512i f1 = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(me1, none), _mm512_srli_epi32(_mm512_add_epi32(me1, one), 23),
+                                                 _mm512_set1_epi32(255));
+      _mm512_storeu_si512(min_exp + blk * 16, f0);
+      _mm512_storeu_si512(min_exp + blk * 16 + 16, f1);
+    }
+  }
+
+  // ScalarOps::derive. One change (most variants: a knockout, or one more in a chain): one
+  // pass over the 256 logits, base to logit. More: two blocks at a time held in registers
+  // across all changes. Either way each logit receives the changes in order.
+  __attribute__((target(SATRNN_AVX512_TARGET))) void derive(const double* base, const Change* c, size_t n, double* logit) const {
+    const size_t H = m.H;
+    if (n == 1) {
+      const float* col = block(0) + static_cast<size_t>(c->j) * 16;
+      const __m256 from = _mm256_set1_ps(c->from), to = _mm256_set1_ps(c->to);
+      for (int blk = 0; blk < kBlocks; ++blk) {
+        const float* w = col + blk * H * 16;
+        __m512d a0 = _mm512_loadu_pd(base + blk * 16), a1 = _mm512_loadu_pd(base + blk * 16 + 8);
+        if (c->kind != Change::kAdd) term16<true>(w, from, a0, a1);
+        if (c->kind != Change::kSub) term16<false>(w, to, a0, a1);
+        _mm512_storeu_pd(logit + blk * 16, a0);
+        _mm512_storeu_pd(logit + blk * 16 + 8, a1);
+      }
+      return;
+    }
+    for (int blk = 0; blk < kBlocks; blk += 2) {
+      const double* b = base + blk * 16;
+      __m512d a0 = _mm512_loadu_pd(b), a1 = _mm512_loadu_pd(b + 8), a2 = _mm512_loadu_pd(b + 16), a3 = _mm512_loadu_pd(b + 24);
+      const float* col = block(blk);
+      for (size_t q = 0; q < n; ++q) {
+        const float* w = col + static_cast<size_t>(c[q].j) * 16;
+        if (c[q].kind != Change::kAdd) {
+          const __m256 r = _mm256_set1_ps(c[q].from);
+          term16<true>(w, r, a0, a1);
+          term16<true>(w + H * 16, r, a2, a3);
+        }
+        if (c[q].kind != Change::kSub) {
+          const __m256 r = _mm256_set1_ps(c[q].to);
+          term16<false>(w, r, a0, a1);
+          term16<false>(w + H * 16, r, a2, a3);
+        }
+      }
+      double* l = logit + blk * 16;
+      _mm512_storeu_pd(l, a0);
+      _mm512_storeu_pd(l + 8, a1);
+      _mm512_storeu_pd(l + 16, a2);
+      _mm512_storeu_pd(l + 24, a3);
+    }
+  }
+
+  // The softmax's first step for eight rows: M[k], the largest logit of row k (the spec's
+  // max from -1e30; exact and order-free for finite logits). Unlike Avx2Ops::row_maxima it
+  // leaves the range check to bits8, which compares the exp arguments themselves: a mask
+  // compare per eight rows costs less than a min per row (~9 % of this softmax).
+  __attribute__((target(SATRNN_AVX512_TARGET))) static void row_max(const double* const* logits, double* M) {
+    for (int k = 0; k < 8; ++k) {
+      __m512d mx[2] = {_mm512_set1_pd(-1e30), _mm512_set1_pd(-1e30)};
+      for (int o = 0; o < kVocab; o += 16)
+        for (int i = 0; i < 2; ++i) mx[i] = _mm512_max_pd(mx[i], _mm512_loadu_pd(logits[k] + o + 8 * i));
+      alignas(64) double a[8];
+      _mm512_store_pd(a, _mm512_max_pd(mx[0], mx[1]));
+      double mk = a[0];
+      for (int i = 1; i < 8; ++i) mk = a[i] > mk ? a[i] : mk;
+      M[k] = mk;
+    }
+  }
+
+  // Avx2Ops::bits8 with the eight predictions in the eight lanes of one vector, so each lane
+  // runs the spec's sequence (max, exp(logit - M), sum in o order, p[y], floor, log2) for
+  // its own row and target. Lanes from n on repeat lane 0 (results unused).
+  __attribute__((target(SATRNN_AVX512_TARGET))) void bits8(const double* const* logits, const int* y, size_t n, double* out) const {
+    alignas(64) double M[8];
+    row_max(logits, M);
+    const __m512d Mv = _mm512_load_pd(M);
+    __m512d E = _mm512_setzero_pd();
+    // Lanes with an argument outside the unchecked exp's range (-512, 0]: not > -512, or NaN.
+    const __m512d lowest = _mm512_set1_pd(-512.0);
+    __mmask8 outside = 0;
+    const double *l0 = logits[0], *l1 = logits[1], *l2 = logits[2], *l3 = logits[3];
+    const double *l4 = logits[4], *l5 = logits[5], *l6 = logits[6], *l7 = logits[7];
+    // The transpose: X holds outputs o, o+1 of rows 0, 2, 4, 6 (one 128-bit piece each, loaded
+    // into place), Y those of rows 1, 3, 5, 7; unpacking them gives output o, then o+1, of all
+    // eight rows in row order. (Measured on AMD Zen 5: ~2x faster than an 8x8 transpose of
+    // whole rows by 512-bit shuffles, whose lane-crossing steps are slow there.) Eight
+    // outputs per pass keep enough exps in flight.
+    for (int o = 0; o < kVocab; o += 8) {
+      __m512d c[8];
+      for (int s = 0; s < 8; s += 2) {
+        const int i = o + s;
+        __m512d X = _mm512_castpd128_pd512(_mm_loadu_pd(l0 + i));
+        X = _mm512_insertf64x2(X, _mm_loadu_pd(l2 + i), 1);
+        X = _mm512_insertf64x2(X, _mm_loadu_pd(l4 + i), 2);
+        X = _mm512_insertf64x2(X, _mm_loadu_pd(l6 + i), 3);
+        __m512d Y = _mm512_castpd128_pd512(_mm_loadu_pd(l1 + i));
+        Y = _mm512_insertf64x2(Y, _mm_loadu_pd(l3 + i), 1);
+        Y = _mm512_insertf64x2(Y, _mm_loadu_pd(l5 + i), 2);
+        Y = _mm512_insertf64x2(Y, _mm_loadu_pd(l7 + i), 3);
+        c[s] = _mm512_unpacklo_pd(X, Y);
+        c[s + 1] = _mm512_unpackhi_pd(X, Y);
+      }
+      __m512d e[8];
+      for (int s = 0; s < 8; ++s) {
+        const __m512d x = _mm512_sub_pd(c[s], Mv);
+        outside |= _mm512_cmp_pd_mask(x, lowest, _CMP_NGT_UQ);
+        e[s] = gmath::exp8_nonpos_avx512(x);
+      }
+      for (int s = 0; s < 8; ++s) E = _mm512_add_pd(E, e[s]);
+    }
+    // Some row outside the range (never for real models): all eight take the scalar route,
+    // as in Avx2Ops::bits8 (the vector results are discarded).
+    if (outside) return bits_rows_scalar(logits, y, n, out);
+    // e[y] again (the same argument gives the same value) instead of a compare per step.
+    const __m512d ly = _mm512_set_pd(l7[y[7]], l6[y[6]], l5[y[5]], l4[y[4]], l3[y[3]], l2[y[2]], l1[y[1]], l0[y[0]]);
+    const __m512d ey = gmath::exp8_nonpos_avx512(_mm512_sub_pd(ly, Mv));
+    alignas(64) double Es[8], eys[8];
+    _mm512_store_pd(Es, E);
+    _mm512_store_pd(eys, ey);
+    bits_from_sums(Es, eys, out);
+  }
+};
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif
 
 // Where a prediction's bits go: the bits array, or (tiles over every position, visited in t
@@ -609,8 +860,7 @@ void run_tile(const Ops& ops, const std::vector<Plan>& all, const ReadoutBatch& 
   std::vector<double> L(kGroup * kVocab);  // logits made here: slot c % kGroup for the c-th
   std::vector<int> min_exp(kVocab), uncertified;
   std::vector<float> r(H);
-  std::vector<Change> changes;
-  changes.reserve(H);
+  std::vector<Change> changes(H);  // a plan has at most one op per neuron
   Lanes<Ops> lanes(ops, b);
   size_t slot = 0, read = 0, reported = 0;
   // Progress: the predictions flushed, published once per position (a shared counter
@@ -659,9 +909,9 @@ void run_tile(const Ops& ops, const std::vector<Plan>& all, const ReadoutBatch& 
           // are the all-value variant's, a previous variant's logits are already exact).
           made = base;
         } else {
-          changes.clear();
-          for (const Op& op : p.ops) changes.push_back(to_change(op, h[op.j]));
-          ops.derive(base, changes.data(), changes.size(), logit);
+          Change* c = changes.data();
+          for (const Op& op : p.ops) *c++ = to_change(op, h[op.j]);
+          ops.derive(base, changes.data(), p.ops.size(), logit);
           for (int o : uncertified) logit[o] = ordered_logit(m, p, h, o);
           fallbacks += uncertified.size();
         }
@@ -689,6 +939,9 @@ struct ReadoutPrep {
 #if defined(__x86_64__)
   std::shared_ptr<const Avx2Ops> avx2;
 #endif
+#if SATRNN_HAVE_EXP_AVX512
+  std::shared_ptr<const Avx512Ops> avx512;
+#endif
   std::vector<Plan> plans;
 };
 
@@ -698,8 +951,12 @@ std::shared_ptr<const ReadoutPrep> prepare_readout(const ReadoutBatch& b, Isa is
   p->Wy = b.model->Wy;
   p->H = b.model->H;
   const bool share = same_weights && same_weights->isa == isa && same_weights->Wy == p->Wy && same_weights->H == p->H;
+#if SATRNN_HAVE_EXP_AVX512
+  if (isa == Isa::Avx512) p->avx512 = share ? same_weights->avx512 : std::make_shared<const Avx512Ops>(*b.model);
+  else
+#endif
 #if defined(__x86_64__)
-  if (isa == Isa::Avx2) p->avx2 = share ? same_weights->avx2 : std::make_shared<const Avx2Ops>(*b.model);
+  if (uses_avx2(isa)) p->avx2 = share ? same_weights->avx2 : std::make_shared<const Avx2Ops>(*b.model);
   else
 #endif
     p->scalar = share ? same_weights->scalar : std::make_shared<const ScalarOps>(*b.model);
@@ -729,6 +986,9 @@ void prepare_certificate(const ModelView& m, Certificate* c) {
 
 void readout_tile(const ReadoutBatch& b, const ReadoutPrep& prep, size_t v0, size_t v1, size_t t0, size_t t1,
                   std::atomic<size_t>* progress, const std::atomic<bool>* cancel) {
+#if SATRNN_HAVE_EXP_AVX512
+  if (prep.avx512) return run_tile(*prep.avx512, prep.plans, b, v0, v1, t0, t1, progress, cancel);
+#endif
 #if defined(__x86_64__)
   if (prep.avx2) return run_tile(*prep.avx2, prep.plans, b, v0, v1, t0, t1, progress, cancel);
 #endif

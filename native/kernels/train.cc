@@ -8,7 +8,7 @@
 // packed_matvec), so the trainer runs the very step every other exact kernel runs, with
 // one implementation per ISA. This file adds the softmax, backward pass, clipped update
 // and gradient norm: portable loops on Isa::Scalar and Isa::Sse2 (only the forward sums
-// have SSE2 code), AVX2 kernels on Isa::Avx2.
+// have SSE2 code), AVX2 kernels on Isa::Avx2 and Isa::Avx512 (no AVX-512 code here).
 //
 // The vector kernels vectorise only across independent outputs (8 lanes = 8 outputs), so
 // every lane performs exactly the scalar operation sequence (separate mul and add, never
@@ -346,7 +346,7 @@ class Kernels {
       : H_(H), isa_(isa), step_(H, isa), wyp_(static_cast<size_t>(kVocab) * H, 0.0f) {
 #if SATRNN_TRAIN_AVX2
     // expf8 needs FMA; without it softmax_avx2 takes the scalar expf (same bits).
-    fma_ = isa == Isa::Avx2 && __builtin_cpu_supports("fma");
+    fma_ = uses_avx2(isa) && __builtin_cpu_supports("fma");
 #endif
   }
 
@@ -369,7 +369,7 @@ class Kernels {
     alignas(32) float logit[kVocab];
     packed_matvec(isa_, wyp_.data(), kVocab, H_, hn, w + layout(H_).by, logit);
 #if SATRNN_TRAIN_AVX2
-    if (isa_ == Isa::Avx2) return softmax_avx2(logit, prob, fma_);
+    if (uses_avx2(isa_)) return softmax_avx2(logit, prob, fma_);
 #endif
     softmax_scalar(logit, prob);
   }
@@ -379,14 +379,14 @@ class Kernels {
     const Params W(const_cast<float*>(w), H_);
     const Params G(g, H_);
 #if SATRNN_TRAIN_AVX2
-    if (isa_ == Isa::Avx2) return backward_avx2(W, G, H_, dy, hn, hp, x, dh, dr, dnext);
+    if (uses_avx2(isa_)) return backward_avx2(W, G, H_, dy, hn, hp, x, dh, dr, dnext);
 #endif
     backward_scalar(W, G, H_, dy, hn, hp, x, dh, dr, dnext);
   }
 
   void update(float* w, const float* g, size_t n, float k) const {
 #if SATRNN_TRAIN_AVX2
-    if (isa_ == Isa::Avx2) return update_avx2(w, g, n, k);
+    if (uses_avx2(isa_)) return update_avx2(w, g, n, k);
 #endif
     update_scalar(w, g, n, k);
   }
@@ -400,10 +400,11 @@ class Kernels {
 };
 
 // The ISA to run for a requested one: unavailable ISAs fall back to the next narrower
-// available one (Avx2 -> Sse2 -> Scalar), all of which give the same bytes.
+// available one (Avx512 -> Avx2 -> Sse2 -> Scalar), all of which give the same bytes. The
+// trainer has no AVX-512 code: Avx512 runs its AVX2 kernels.
 Isa resolve_isa(Isa isa) {
-  if (isa == Isa::Avx2 && isa_available(Isa::Avx2)) return Isa::Avx2;
-  if ((isa == Isa::Avx2 || isa == Isa::Sse2) && isa_available(Isa::Sse2)) return Isa::Sse2;
+  if (uses_avx2(isa) && isa_available(Isa::Avx2)) return Isa::Avx2;
+  if ((uses_avx2(isa) || isa == Isa::Sse2) && isa_available(Isa::Sse2)) return Isa::Sse2;
   return Isa::Scalar;
 }
 

@@ -10,9 +10,9 @@
 // different weight arrays are safe.
 //
 // ISAs (core/cpu.h): Isa::Scalar runs portable loops only, Isa::Sse2 the SSE2 forward
-// sums (core/step.h) with the portable backward, Isa::Avx2 the AVX2 kernels throughout;
-// all three give identical bytes. An ISA this build or CPU cannot run (isa_available()
-// false) silently falls back to the next one down: Avx2 -> Sse2 -> Scalar.
+// sums (core/step.h) with the portable backward, Isa::Avx2 and Isa::Avx512 the AVX2 kernels
+// throughout; all give identical bytes. An ISA this build or CPU cannot run (isa_available()
+// false) silently falls back to the next one down: Avx512 -> Avx2 -> Sse2 -> Scalar.
 #pragma once
 #include <atomic>
 #include <cstddef>

@@ -275,9 +275,9 @@ inline float get_float(Napi::Env env, const Napi::Object& o, const char* key, bo
   return f;
 }
 
-// isa: 0 scalar (portable), 1 avx2, 2 sse2; it must be available here.
+// isa: 0 scalar (portable), 1 avx2, 2 sse2, 3 avx512; it must be available here.
 inline Isa get_isa(Napi::Env env, const Napi::Object& o) {
-  const Isa isa = static_cast<Isa>(get_size(env, o, "isa", 0, 2));
+  const Isa isa = static_cast<Isa>(get_size(env, o, "isa", 0, 3));
   if (!isa_available(isa)) range_error(env, "the requested ISA is not available on this CPU/build");
   return isa;
 }

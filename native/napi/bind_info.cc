@@ -17,6 +17,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("avx2Compiled", false);
 #endif
   o.Set("avx2", cpu_has_avx2());
+  o.Set("avx512", cpu_has_avx512());
   o.Set("sse2", cpu_has_sse2());
   o.Set("fastTraining", fast_kernels_available());
   o.Set("hardwareThreads", static_cast<double>(std::thread::hardware_concurrency()));

@@ -7,6 +7,7 @@
 #include "math/glibc_float.h"
 #if defined(__x86_64__)
 #include "math/exp_avx2.h"
+#include "math/exp_avx512.h"
 #endif
 #include "napi/args.h"
 #include "napi/async.h"
@@ -41,26 +42,40 @@ Napi::Value MathF32(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The vector exps by name: the AVX2 exp (any argument) and the softmax exps, which take
+// arguments in (-512, 0] only (their callers guarantee it; checked here).
+struct VectorExp {
+  const char* name;
+  bool (*available)();
+  void (*run)(const double*, double*, size_t);
+  bool softmax;
+};
+const VectorExp kVectorExps[] = {
+#if defined(__x86_64__)
+    {"exp4_avx2", cpu_has_avx2, gmath::exp_array_avx2, false},
+    {"exp_softmax_avx2", cpu_has_avx2, gmath::exp_nonpos_array_avx2, true},
+#endif
+#if SATRNN_HAVE_EXP_AVX512
+    {"exp_softmax_avx512", cpu_has_avx512, gmath::exp_nonpos_array_avx512, true},
+#endif
+};
+
 Napi::Value MathF64(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto in = input_array<double>(info, "mathF64(name, Float64Array)");
   const std::string name = info[0].As<Napi::String>();
   const size_t n = in.ElementLength();
   auto out = Napi::Float64Array::New(env, n);
-  if (name == "exp4_avx2" || name == "exp_softmax_avx2") {
-#if defined(__x86_64__)
-    if (!cpu_has_avx2()) range_error(env, "no AVX2");
-    if (name == "exp4_avx2") {
-      gmath::exp_array_avx2(in.Data(), out.Data(), n);
-    } else {
-      for (size_t i = 0; i < n; ++i)
-        if (!(in[i] > -512.0 && in[i] <= 0.0)) range_error(env, "exp_softmax_avx2 takes arguments in (-512, 0]");
-      gmath::exp_nonpos_array_avx2(in.Data(), out.Data(), n);
-    }
-    return out;
-#else
-    range_error(env, "no AVX2");
-#endif
+  if (name == "exp4_avx2" || name.rfind("exp_softmax_", 0) == 0) {
+    for (const VectorExp& v : kVectorExps)
+      if (name == v.name) {
+        if (!v.available()) range_error(env, name + ": this CPU (or build) lacks its instructions");
+        for (size_t i = 0; v.softmax && i < n; ++i)
+          if (!(in[i] > -512.0 && in[i] <= 0.0)) range_error(env, name + " takes arguments in (-512, 0]");
+        v.run(in.Data(), out.Data(), n);
+        return out;
+      }
+    range_error(env, name + ": not in this build");
   }
   double (*f)(double) = nullptr;
   if (name == "exp") f = gmath::exp;

@@ -1,4 +1,4 @@
-// Every engine primitive on every code path (native AVX2 / SSE2 / portable loops, js),
+// Every engine primitive on every code path (native AVX2 / AVX-512 / SSE2 / portable loops, js),
 // random models and variants, chunk boundaries at awkward places: results must be
 // identical bit for bit, chunked runs must equal whole runs, and the dynamics must equal a
 // literal transcription of the spec (oracle below).
@@ -11,7 +11,7 @@ import { SatrnnError } from '../../lib/errors.js';
 import { tanhf } from '../../lib/math/float32.js';
 import { log2 } from '../../lib/math/float64.js';
 import { Model, VOCAB } from '../../lib/model.js';
-import { PATHS, rng } from '../helpers.js';
+import { PATHS, hasAvx512, rng } from '../helpers.js';
 import { randomModel, randomText } from '../models.js';
 
 const backends: [string, Backend][] = PATHS.filter((p) => p.enabled).map((p) => [
@@ -159,8 +159,8 @@ const same = (a: Run, b: Run): void => {
 };
 
 describe('engine conformance: every path, chunked = whole, dynamics = the spec', () => {
-  it.runIf(process.env.CI === 'true')('compares all four code paths under CI (native AVX2, SSE2, portable; js)', () => {
-    expect(backends.map(([l]) => l)).toEqual(['native-avx2', 'native-sse2', 'native-scalar', 'js']);
+  it.runIf(process.env.CI === 'true')('compares every code path under CI (native AVX2, AVX-512 where the CPU has it, SSE2, portable; js)', () => {
+    expect(backends.map(([l]) => l)).toEqual(['native-avx2', ...(hasAvx512 ? ['native-avx512'] : []), 'native-sse2', 'native-scalar', 'js']);
   });
 
   const cases: [number, number][] = [

@@ -157,6 +157,44 @@ describe('cross-backend: identical float32 trajectories and readout doubles', ()
       }
     });
 
+  it('the certificate sees tiny products output by output: the same ordered fallbacks on every path', async () => {
+    // One neuron whose state is always tiny (|h| ~ 2^-70) and which only a few outputs read
+    // (its Wy column is zero elsewhere): exactly those outputs' logits fail the certificate
+    // (their products are multiples of ~2^-94 only) and are re-summed in order, on every
+    // path: vector kernels that lost track of a product's exponent in some lanes would
+    // certify them and report fewer fallbacks. The outputs cover each lane group of the
+    // AVX2 (8) and AVX-512 (16, in pairs of blocks) exponent tracking.
+    const H = 32;
+    const tiny = 5;
+    const readers = [3, 13, 20, 29, 50, 100, 210, 255];
+    const model = randomModel(H, 8);
+    const r = rng(81);
+    for (let i = 0; i < model.Wy.length; i++) model.Wy[i] = Math.fround(2 * r() - 1);
+    for (let o = 0; o < 256; o++) {
+      model.by[o] = Math.fround(r() - 0.5);
+      if (!readers.includes(o)) model.Wy[o * H + tiny] = 0;
+    }
+    const T = 200;
+    const states = Float32Array.from({ length: T * H }, (_, i) => (i % H === tiny ? (r() < 0.5 ? -1 : 1) * 2 ** -70 * (1 + r()) : 1.8 * r() - 0.9));
+    const targets = Uint8Array.from({ length: T }, () => Math.floor(r() * 256));
+    // The full readout and every single knockout but the tiny neuron's: all derived from the full sums.
+    const keep = new Uint8Array(H * H).fill(1);
+    for (let v = 1; v < H; v++) keep[v * H + (v === tiny ? 0 : v)] = 0;
+    let ref: { label: string; bits: BigUint64Array; fallbacks: number } | undefined;
+    for (const [label, be] of backends) {
+      const cert = await readout(be, { model, states, targets, keep, bits: true, method: 'certified' });
+      const ordered = await readout(be, { model, states, targets, keep, bits: true, method: 'ordered' });
+      expect(firstDiff(bitsOf64(cert.bits!), bitsOf64(ordered.bits!)), `${label}: certified vs ordered`).toBe(-1);
+      // Every derived variant re-sums at least the reading outputs at every position (a few
+      // others too, where a state happens to be small), and every path decides alike.
+      expect(cert.fallbacks, label).toBeGreaterThanOrEqual(readers.length * T * (H - 1));
+      const cur = { label, bits: bitsOf64(cert.bits!), fallbacks: cert.fallbacks };
+      ref ??= cur;
+      expect(cur.fallbacks, `${label} vs ${ref.label}: fallbacks`).toBe(ref.fallbacks);
+      expect(firstDiff(cur.bits, ref.bits), `${label} vs ${ref.label}`).toBe(-1);
+    }
+  });
+
   it('certified readout is skipped (ordered used) for states outside [-1, 1]', async () => {
     const model = randomModel(4, 1);
     const states = new Float32Array(8).fill(2);
@@ -226,4 +264,85 @@ describe('few readout variants: several positions share the eight-lane softmax',
         }
       }
     }, 120_000);
+});
+
+// Every kind of readout variant on every path at H = 128 (whole 16-output blocks, so every
+// vector width runs its full-width kernels), both methods: the native ISAs' logit sums,
+// derivations and eight-lane softmax must give the scalar code's bits in every lane. The
+// batch mixes knockouts, keep-only sets (indexed and dense ordered sums), sign snaps,
+// negations, fixed values (a neuron read as its mean), cumulative chains, a repeat, random
+// mixes, and rows the certificate refuses (subnormal weights: ordered fallbacks), with V
+// not a multiple of 8 so predictions of several positions share one softmax pass.
+describe('every variant kind on every path (H = 128), bit for bit', () => {
+  const H = 128;
+  const model = randomModel(H, 2024);
+  // Subnormal weights on a few outputs: those logits fail the certificate and are re-summed.
+  for (const o of [3, 97, 200]) for (let j = 0; j < H; j += 5) model.Wy[o * H + j] = (j % 2 ? 1 : -1) * 3e-41;
+  const text = randomText(150, 77);
+  const n = text.length;
+  const r = rng(5);
+  const order = Array.from({ length: H }, (_, j) => j).sort(() => r() - 0.5);
+  const rows: { use: number[]; values?: number[] }[] = [];
+  const all = (code: number): number[] => new Array<number>(H).fill(code);
+  rows.push({ use: all(USE.value) });
+  for (const j of [0, 17, 64, 127]) rows.push({ use: all(USE.value).map((c, i) => (i === j ? USE.absent : c)) }); // knockouts
+  for (let k = 1; k <= 24; k++) rows.push({ use: all(USE.value).map((c, i) => (order.indexOf(i) < k ? USE.absent : c)) }); // cumulative
+  rows.push({ use: rows[rows.length - 1]!.use.slice() }); // a repeat: no change from the previous variant
+  for (const k of [1, 5, 40, 100]) rows.push({ use: all(USE.absent).map((c, i) => (order.indexOf(i) < k ? USE.value : c)) }); // keep-only
+  for (const k of [1, 10]) rows.push({ use: all(USE.value).map((c, i) => (order.indexOf(i) < k ? USE.sign : c)) }); // sign snaps
+  rows.push({ use: all(USE.value).map((c, i) => (i % 3 === 0 ? USE.negated : c)) });
+  const mean = Array.from({ length: H }, () => Math.fround(r() * 1.6 - 0.8));
+  rows.push({ use: all(USE.value).map((c, i) => (i === 9 ? USE.fixed : c)), values: mean }); // one neuron read as its mean
+  rows.push({ use: all(USE.fixed), values: mean }); // every neuron fixed
+  rows.push({ use: all(USE.value).map((c, i) => (i < 20 ? USE.fixed : i < 40 ? USE.absent : c)), values: mean.map((m) => m * 4) }); // |value| > 1
+  for (let v = 0; v < 6; v++) rows.push({ use: Array.from({ length: H }, () => Math.floor(r() * 5)), values: mean }); // random mixes
+  const V = rows.length;
+  const use = new Uint8Array(V * H);
+  const useValues = new Float32Array(V * H);
+  rows.forEach((row, v) => {
+    use.set(row.use, v * H);
+    if (row.values) useValues.set(row.values, v * H);
+  });
+  const positions = Array.from({ length: n - 1 }, (_, t) => t).filter((t) => t % 9 === 4 || t > n - 5);
+
+  it(`${V} variants × ${n - 1} positions, ordered and certified: bits, means and probability rows identical`, async () => {
+    expect(V % 8).not.toBe(0);
+    let ref: { label: string; bits: BigUint64Array; mean: BigUint64Array; rows: BigUint64Array } | undefined;
+    for (const [name, be] of backends) {
+      const { states } = await forward(be, model, text.subarray(0, n - 1));
+      for (const method of ['ordered', 'certified'] as const) {
+        const label = `${name}/${method}`;
+        const perVariant: number[][] = Array.from({ length: V }, () => []);
+        const probRows: number[] = [];
+        const whole = await evaluate(be, {
+          model,
+          text,
+          groups: [{ states, use, useValues }, { states, use, useValues, positions, probs: true }],
+          method,
+          chunkSize: 61,
+          stream: { bits: true },
+          onChunk: (c) => {
+            const g = c.groups[0]!;
+            for (let v = 0; v < V; v++) perVariant[v]!.push(...g.bits!.subarray(v * c.steps, (v + 1) * c.steps));
+            probRows.push(...(c.groups[1]!.probs ?? []));
+          },
+        });
+        if (method === 'certified') expect(whole.fallbacks, `${label}: the subnormal rows need the ordered fallback`).toBeGreaterThan(0);
+        const cur = {
+          label,
+          bits: bitsOf64(Float64Array.from(perVariant.flat())),
+          mean: bitsOf64(Float64Array.from([...whole.groups[0]!.mean, ...whole.groups[1]!.mean])),
+          rows: bitsOf64(Float64Array.from(probRows)),
+        };
+        expect(cur.bits.length).toBe(V * (n - 1));
+        if (!ref) {
+          ref = cur;
+          continue;
+        }
+        expect(firstDiff(cur.bits, ref.bits), `${label} vs ${ref.label}: bits`).toBe(-1);
+        expect(firstDiff(cur.mean, ref.mean), `${label} vs ${ref.label}: means`).toBe(-1);
+        expect(firstDiff(cur.rows, ref.rows), `${label} vs ${ref.label}: probability rows`).toBe(-1);
+      }
+    }
+  }, 300_000);
 });

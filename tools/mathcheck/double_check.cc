@@ -2,14 +2,16 @@
 // Run:   /tmp/double_check [--n=100000000] [--seed=1] [--threads=N] [--fma]
 //
 // Checks native/math/glibc_double.h (ports of glibc 2.36 exp, log2, log,
-// non-fma build) and native/math/exp_avx2.h:
+// non-fma build), native/math/exp_avx2.h and native/math/exp_avx512.h:
 //   1. table self-checks (exp table re-derived with __float128, log/log2
 //      tables checked against their defining relations);
 //   2. the sample pairs of spec 00-common.md section 7b;
 //   3. port vs. this machine's libm on >= n inputs per function and input
 //      class, bit for bit (NaN payloads included);
-//   4. exp4_avx2 / exp_array_avx2 vs. the scalar port on the same inputs;
-//   5. timing of scalar exp, AVX2 exp and libm exp.
+//   4. exp4_avx2 / exp_array_avx2 vs. the scalar port on the same inputs, and the
+//      softmax exps (no range checks: exp_nonpos_array_avx2, and exp_nonpos_array_avx512
+//      when the CPU has AVX-512) on every input in (-512, 0];
+//   5. timing of scalar exp, AVX2 exp, AVX-512 softmax exp and libm exp.
 // The program re-executes itself with GLIBC_TUNABLES=glibc.cpu.hwcaps=
 // -AVX2,-FMA,-AVX512F so libm uses its plain (non-fma) variants, which are the
 // target.  With --fma it keeps the default (fma) libm variants instead, to
@@ -35,6 +37,7 @@
 
 #include "core/cpu.h"
 #include "math/exp_avx2.h"
+#include "math/exp_avx512.h"
 #include "math/glibc_double.h"
 
 namespace gm = satrnn::gmath;
@@ -205,6 +208,21 @@ void gen_exp_edges(Rng& r, double* x, std::size_t n) {  // specialcase branch, s
 void gen_exp_logmag(Rng& r, double* x, std::size_t n) {  // |x| in [2^-60, 2^11), random sign
   for (std::size_t i = 0; i < n; ++i) x[i] = (r.next() & 1 ? 1 : -1) * r.loguni(-60, 11);
 }
+void gen_softmax(Rng& r, double* x, std::size_t n) {  // the softmax exps' range (-512, 0]
+  for (std::size_t i = 0; i < n; ++i) {
+    switch (r.next() % 4) {
+      case 0: x[i] = -r.uniform(0, 512) * (1 - 0x1p-52); break;
+      case 1: x[i] = -r.loguni(-1074, 9); break;  // every magnitude, tiny ones included
+      case 2: {  // within a few ulps of k*ln2/128, where the table index turns over
+        const double b = -static_cast<double>(r.next() % 65536) * M_LN2 / 128;
+        x[i] = dbl(bits(b) + (r.next() % 17) - 8);
+        if (!(x[i] > -512.0 && x[i] <= 0.0)) x[i] = -0.0;
+        break;
+      }
+      default: x[i] = -r.uniform(0, 40); break;  // the bulk of real softmaxes
+    }
+  }
+}
 void gen_tiny_to_1(Rng& r, double* x, std::size_t n) {  // log-uniform in (1e-30, 1]
   const double l0 = ::log(1e-30);
   for (std::size_t i = 0; i < n; ++i) {
@@ -242,6 +260,7 @@ const Category kCategories[] = {
     {kExp, "uniform [-750, 710]", 1.0, gen_m750_710},
     {kExp, "|x| log-uniform [2^-60, 2^11)", 1.0, gen_exp_logmag},
     {kExp, "edges: [512,1024), subnormal/overflow results", 0.2, gen_exp_edges},
+    {kExp, "softmax range (-512, 0]", 1.0, gen_softmax},
     {kLog2, "random bit patterns", 1.0, gen_bits},
     {kLog2, "log-uniform (1e-30, 1]", 1.0, gen_tiny_to_1},
     {kLog2, "all positive finite (log-uniform)", 1.0, gen_positive},
@@ -279,7 +298,9 @@ double sys(Fn f, double x) { return f == kExp ? ::exp(x) : f == kLog2 ? ::log2(x
 
 struct Counts {
   std::uint64_t n = 0, bad = 0, avx_bad = 0;
+  std::uint64_t softmax_n = 0, softmax_bad = 0;  // softmax exps on the inputs in (-512, 0]
 };
+bool g_avx512 = false;
 std::mutex g_print_mu;
 
 // Compare port vs libm (and for exp: avx2 vs port) on one block.
@@ -307,6 +328,32 @@ void compare_block(Fn f, const double* x, std::size_t n, double* a, double* b, C
           ++shown;
         }
       }
+    // The softmax exps on this block's arguments in (-512, 0], packed together (the scalar
+    // results in `want`), each vector function on all of them.
+    std::vector<double> in, want, got;
+    for (std::size_t i = 0; i < n; ++i)
+      if (x[i] > -512.0 && x[i] <= 0.0) in.push_back(x[i]), want.push_back(a[i]);
+    got.resize(in.size());
+    auto check = [&](const char* name) {
+      for (std::size_t i = 0; i < in.size(); ++i)
+        if (bits(got[i]) != bits(want[i])) {
+          ++c.softmax_bad;
+          if (shown < 5) {
+            std::lock_guard<std::mutex> lk(g_print_mu);
+            std::printf("  %s MISMATCH exp(%a): scalar %a vector %a\n", name, in[i], want[i], got[i]);
+            ++shown;
+          }
+        }
+      c.softmax_n += in.size();
+    };
+    gm::exp_nonpos_array_avx2(in.data(), got.data(), in.size());
+    check("exp_nonpos_array_avx2");
+#if SATRNN_HAVE_EXP_AVX512
+    if (g_avx512) {
+      gm::exp_nonpos_array_avx512(in.data(), got.data(), in.size());
+      check("exp_nonpos_array_avx512");
+    }
+#endif
   }
   c.n += n;
 }
@@ -333,7 +380,8 @@ Counts run_category(int ci, std::uint64_t total, std::uint64_t seed, int threads
     });
   for (auto& th : pool) th.join();
   Counts sum;
-  for (auto& c : per) sum.n += c.n, sum.bad += c.bad, sum.avx_bad += c.avx_bad;
+  for (auto& c : per)
+    sum.n += c.n, sum.bad += c.bad, sum.avx_bad += c.avx_bad, sum.softmax_n += c.softmax_n, sum.softmax_bad += c.softmax_bad;
   return sum;
 }
 
@@ -358,6 +406,10 @@ void benchmark() {
     for (std::size_t i = 0; i < n; ++i) out[i] = gm::exp(in[i]);
   };
   auto avx = [&](const double* in, double* out, std::size_t n) { gm::exp_array_avx2(in, out, n); };
+  auto softmax2 = [&](const double* in, double* out, std::size_t n) { gm::exp_nonpos_array_avx2(in, out, n); };
+#if SATRNN_HAVE_EXP_AVX512
+  auto softmax512 = [&](const double* in, double* out, std::size_t n) { gm::exp_nonpos_array_avx512(in, out, n); };
+#endif
   auto libm = [&](const double* in, double* out, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) out[i] = ::exp(in[i]);
   };
@@ -376,9 +428,16 @@ void benchmark() {
   double t2 = time_ns(scalar_log2, x, y, 5);
   double t2l = time_ns(libm_log2, x, y, 5);
   sink += y[1];
+  const double ts2 = time_ns(softmax2, x, y, 5);
+  double ts5 = 0;
+#if SATRNN_HAVE_EXP_AVX512
+  if (g_avx512) ts5 = time_ns(softmax512, x, y, 5);
+#endif
+  sink += y[2];
   std::printf("timing (args in [-50,0], 2^20 array, best of 5): exp scalar port %.2f ns, exp AVX2 %.2f ns, "
-              "libm exp %.2f ns; log2 port %.2f ns, libm log2 %.2f ns  [%g]\n",
-              ts, ta, tl, t2, t2l, sink * 0);
+              "softmax exp AVX2 %.2f ns, AVX-512 %.2f ns (0: no AVX-512), libm exp %.2f ns; log2 port %.2f ns, "
+              "libm log2 %.2f ns  [%g]\n",
+              ts, ta, ts2, ts5, tl, t2, t2l, sink * 0);
 }
 
 }  // namespace
@@ -416,6 +475,9 @@ int main(int argc, char** argv) {
     std::printf("this program needs an AVX2 CPU for the vector checks\n");
     return 2;
   }
+  g_avx512 = satrnn::cpu_has_avx512();
+  std::printf("AVX-512 on this CPU and OS: %s (the AVX-512 softmax exp is %s)\n", g_avx512 ? "yes" : "no",
+              g_avx512 ? "checked" : "NOT checked");
 
   check_tables();
   std::printf("table self-checks: %s\n", g_fail ? "FAILED" : "ok");
@@ -423,7 +485,7 @@ int main(int argc, char** argv) {
   const int self_fail = g_fail;
 
   // specials, exhaustively listed
-  std::uint64_t total_bad = 0, total_avx_bad = 0;
+  std::uint64_t total_bad = 0, total_avx_bad = 0, total_softmax_bad = 0;
   {
     std::vector<double> sp = special_inputs();
     std::vector<double> a(sp.size()), b(sp.size());
@@ -433,10 +495,13 @@ int main(int argc, char** argv) {
       compare_block(f, sp.data(), sp.size(), a.data(), b.data(), c, shown);
       std::printf("%-5s %-46s %12" PRIu64 " inputs: %" PRIu64 " mismatches", fn_name(f), "specials + thresholds",
                   c.n, c.bad);
-      if (f == kExp) std::printf(", avx2 vs scalar %" PRIu64, c.avx_bad);
+      if (f == kExp)
+        std::printf(", avx2 vs scalar %" PRIu64 ", softmax exps vs scalar %" PRIu64 " of %" PRIu64, c.avx_bad, c.softmax_bad,
+                    c.softmax_n);
       std::printf("\n");
       total_bad += c.bad;
       total_avx_bad += c.avx_bad;
+      total_softmax_bad += c.softmax_bad;
     }
   }
   for (int ci = 0; ci < static_cast<int>(sizeof kCategories / sizeof kCategories[0]); ++ci) {
@@ -446,16 +511,19 @@ int main(int argc, char** argv) {
     Counts c = run_category(ci, cnt, seed, threads);
     double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%-5s %-46s %12" PRIu64 " inputs: %" PRIu64 " mismatches", fn_name(cat.fn), cat.name, c.n, c.bad);
-    if (cat.fn == kExp) std::printf(", avx2 vs scalar %" PRIu64, c.avx_bad);
+    if (cat.fn == kExp)
+      std::printf(", avx2 vs scalar %" PRIu64 ", softmax exps vs scalar %" PRIu64 " of %" PRIu64, c.avx_bad, c.softmax_bad,
+                  c.softmax_n);
     std::printf("  (%.1f s)\n", sec);
     std::fflush(stdout);
     total_bad += c.bad;
     total_avx_bad += c.avx_bad;
+    total_softmax_bad += c.softmax_bad;
   }
   benchmark();
   std::printf("TOTAL: port vs libm %" PRIu64 " mismatches, avx2 vs scalar %" PRIu64
-              " mismatches, self-check failures %d\n",
-              total_bad, total_avx_bad, self_fail);
-  if (fma) return self_fail || total_avx_bad ? 1 : 0;
-  return (self_fail || total_bad || total_avx_bad) ? 1 : 0;
+              " mismatches, softmax exps (avx2%s) vs scalar %" PRIu64 " mismatches, self-check failures %d\n",
+              total_bad, total_avx_bad, g_avx512 ? ", avx512" : "", total_softmax_bad, self_fail);
+  if (fma) return self_fail || total_avx_bad || total_softmax_bad ? 1 : 0;
+  return (self_fail || total_bad || total_avx_bad || total_softmax_bad) ? 1 : 0;
 }
