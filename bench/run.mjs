@@ -40,7 +40,7 @@ const rows = [];
 const configs = [];
 if (loadAddon()) {
   const info = loadAddon().info();
-  const isas = [...(info.avx2 ? ['avx2'] : []), ...(info.sse2 ? ['sse2'] : []), 'scalar'];
+  const isas = [...(info.avx512 ? ['avx512'] : []), ...(info.avx2 ? ['avx2'] : []), ...(info.sse2 ? ['sse2'] : []), 'scalar'];
   for (const isa of isas) for (const threads of [1, 2]) configs.push({ name: 'native', isa, threads });
 }
 configs.push({ name: 'js', threads: 1 }, { name: 'js', threads: 2 });

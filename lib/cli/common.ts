@@ -22,7 +22,7 @@ export function backendOptions(f: BackendFlags): BackendChoice {
     throw new SatrnnError('BAD_OPTION', `--backend must be native or js (got '${f.backend}')`);
   const threads = f.threads !== undefined ? { threads: f.threads } : {};
   if (f.isa !== undefined) {
-    if (f.isa !== 'avx2' && f.isa !== 'sse2' && f.isa !== 'scalar') throw new SatrnnError('BAD_OPTION', `--isa must be avx2, sse2 or scalar (got '${f.isa}')`);
+    if (f.isa !== 'avx512' && f.isa !== 'avx2' && f.isa !== 'sse2' && f.isa !== 'scalar') throw new SatrnnError('BAD_OPTION', `--isa must be avx512, avx2, sse2 or scalar (got '${f.isa}')`);
     if (f.backend === 'js') throw new SatrnnError('BAD_OPTION', '--isa chooses a native code path; it cannot be combined with --backend js');
     return { name: 'native', isa: f.isa, ...threads };
   }
@@ -33,7 +33,7 @@ export function backendOptions(f: BackendFlags): BackendChoice {
 export function addBackendOptions(cmd: Command, threadsHelp = 'worker threads (native threads or js worker_threads; default: all cores)'): Command {
   return cmd
     .addOption(new Option('--backend <name>', 'native or js (default: native when it loads)'))
-    .addOption(new Option('--isa <isa>', 'native code path: avx2, sse2 or scalar (portable loops); default: the best available'))
+    .addOption(new Option('--isa <isa>', 'native code path: avx512, avx2, sse2 or scalar (portable loops); default: the best available'))
     .addOption(new Option('--threads <n>', threadsHelp).argParser(parseIntOption(1, 256)));
 }
 

@@ -100,7 +100,7 @@ const pick = (valid: string[], junk: string[]): fc.Arbitrary<string> => fc.oneof
 const flag = (name: string, value: fc.Arbitrary<string>): fc.Arbitrary<string[]> => value.map((v) => [name, v]);
 const bare = (name: string): fc.Arbitrary<string[]> => fc.constant([name]);
 const junkFlag = oneOf(['--frobnicate'], ['-x'], ['--'], ['---'], ['-'], ['--model='], ['--top=3'], ['--json=1'], ['--no-json'], ['-mo'], ['--output'], ['--data'], ['--debug'], ['extra'], ['%s%n'], ['']);
-const backend = [flag('--backend', pick(['native', 'js'], ['gpu', '', 'JS'])), flag('--isa', pick(['avx2', 'sse2', 'scalar'], ['sse9', ''])), flag('--threads', num('1', '2', '4'))];
+const backend = [flag('--backend', pick(['native', 'js'], ['gpu', '', 'JS'])), flag('--isa', pick(['avx512', 'avx2', 'sse2', 'scalar'], ['sse9', ''])), flag('--threads', num('1', '2', '4'))];
 const outputs = pick(['@new', '@old', '@unicode', '-'], ['@missing-dir', '@dir', '@file-as-dir', '@dev-null', '@dev-full', '@model', '@model-a', '@data', '']);
 const dataValues = pick(['@data', '-'], ['@empty', '@one', '@missing', '@dir', '@dev-null', '']);
 

@@ -51,7 +51,7 @@ export const KNOCKOUT_JSON_SCHEMA = 'satrnn.knockout/2';
 export interface KnockoutProvenance {
   /** 'native' or 'js'. */
   readonly backend: string;
-  /** The code path: 'avx2', 'sse2', 'scalar' or 'js'. */
+  /** The code path: 'avx512', 'avx2', 'sse2', 'scalar' or 'js'. */
   readonly isa: string;
   /** How the readout summed its logits ('certified' or 'ordered'; identical bits). */
   readonly readoutMethod: string;

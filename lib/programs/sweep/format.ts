@@ -51,7 +51,7 @@ export interface SweepProvenance {
   readonly command: string;
   /** 'native' or 'js'. */
   readonly backend: string;
-  /** The code path: 'avx2', 'sse2', 'scalar' or 'js'. */
+  /** The code path: 'avx512', 'avx2', 'sse2', 'scalar' or 'js'. */
   readonly isa: string;
   /** How the readout summed its logits ('certified'; identical bits to 'ordered'). */
   readonly readoutMethod: string;
