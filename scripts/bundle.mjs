@@ -75,6 +75,11 @@ await rolldown.build({
     entryFileNames: '[name].js',
     chunkFileNames: '[name]-[hash].js',
     sourcemap: false,
+    // ASCII only, no comments: V8 keeps an ASCII source as a one-byte string (a single
+    // non-ASCII character in a comment or message makes the whole file two bytes per
+    // character: ~150 more pages to fault in, and slower scanning).
+    charset: 'ascii',
+    comments: false,
     // A plain `satrnn reproduce <name> <args…>` loads the entry (the CLI's main with the
     // shared core) and that program's chunk; the command modules (commander's parser and
     // each command's options) and what only some runs need (the js backend's kernels and

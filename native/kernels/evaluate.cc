@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include "core/big_alloc.h"
 #include "core/parallel.h"
 
 namespace satrnn {
@@ -13,23 +14,23 @@ namespace {
 
 // Scratch memory of the calling thread, reused across chunks and calls: on this machine
 // class every freshly touched 4 KiB page costs ~10 us (the VM hands freed pages back), so
-// a q5 pass would spend more time faulting in 4 MB of scratch states than computing them.
+// a q5 pass would spend more time faulting in 4 MB of scratch states than computing them;
+// large scratch is on huge pages (core/big_alloc.h), so even the first call pays little.
 // Memory above kKeepScratchBytes is released after the call.
 constexpr size_t kKeepScratchBytes = size_t{16} << 20;
 
 template <typename T>
 struct Scratch {
-  std::vector<T>& buf;
-  explicit Scratch(std::vector<T>& b, size_t n) : buf(b) {
-    if (buf.size() < n) buf.resize(n);
-  }
+  BigBuffer<T>& buf;
+  T* data;
+  explicit Scratch(BigBuffer<T>& b, size_t n) : buf(b), data(b.reserve(n)) {}
   ~Scratch() {
-    if (buf.capacity() * sizeof(T) > kKeepScratchBytes) std::vector<T>().swap(buf);
+    if (buf.capacity_bytes() > kKeepScratchBytes) buf.release();
   }
 };
 
-thread_local std::vector<float> tls_states;
-thread_local std::vector<double> tls_bits;
+thread_local BigBuffer<float> tls_states;
+thread_local BigBuffer<double> tls_bits;
 
 }  // namespace
 
@@ -113,8 +114,8 @@ bool evaluate_chunk(const EvalChunk& c, std::vector<EvalGroup>& groups, std::ato
   }
   Scratch<float> sstates(tls_states, scratch_states);
   Scratch<double> sbits(tls_bits, scratch_bits);
-  float* next_states = tls_states.data();
-  double* next_bits = tls_bits.data();
+  float* next_states = sstates.data;
+  double* next_bits = sbits.data;
   float* fuse_buffers = nullptr;
   if (any_fused_buffer) {
     fuse_buffers = next_states;
