@@ -8,7 +8,7 @@ import { applyEdits, type WeightEdit } from './engine/edits.js';
 import { evaluate, type ChunkOutput, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
 import { resolveBackend, type Backend, type BackendChoice } from './engine/index.js';
 import type { TextSource } from './engine/source.js';
-import { USE, type ReadoutMethod, type RunOptions } from './engine/types.js';
+import { USE, type ReadoutMethod, type ReadoutStats, type RunOptions } from './engine/types.js';
 import { SatrnnError, describeValue } from './errors.js';
 import { Model, assertFinite } from './model.js';
 
@@ -129,8 +129,6 @@ export interface VariantsResult {
   bits?: Float64Array[];
 }
 
-/** Smallest positive normal float32, 2^-126. */
-const FLOAT32_MIN_NORMAL = 2 ** -126;
 /** |Wy| or |by| from which the analysis warns that softmax probabilities degenerate to 0 and 1. */
 const HUGE_READOUT_WEIGHT = 1e6;
 /** A mean bpc this high means most predictions sit at the 1e-30 floor (99.66 bits): warn. */
@@ -188,8 +186,8 @@ export class Analysis {
     this.warn = input.onWarning ?? ((m) => process.emitWarning(m, 'SatrnnWarning'));
     this.model = model;
     this.data = data instanceof Uint8Array ? checkData(data) : data;
-    this.checkReadoutWeights();
     this.backend = resolveBackend(input.backend);
+    this.checkReadoutWeights();
     const m = input.readoutMethod ?? 'certified';
     if (m !== 'certified' && m !== 'ordered') throw new SatrnnError('BAD_OPTION', `readoutMethod must be 'certified' or 'ordered' (got '${String(m)}')`);
     this.readoutMethod = m;
@@ -206,27 +204,7 @@ export class Analysis {
 
   /** Readout weights that make exact results slow or degenerate (they stay exact). */
   private checkReadoutWeights(): void {
-    const { Wy, by } = this.model;
-    // One sorted copy (typed-array sort runs natively) instead of a loop over the ~33k
-    // weights, which costs 6-10 ms when it runs once, cold, at the start of a reproduce.
-    const s = new Float32Array(Wy.length + by.length);
-    s.set(Wy);
-    s.set(by, Wy.length);
-    s.sort();
-    // First index whose value is >= x (strict: > x). -0 and +0 compare equal, as zero.
-    const bound = (x: number, strict: boolean): number => {
-      let lo = 0;
-      let hi = s.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (strict ? s[mid]! > x : s[mid]! >= x) hi = mid;
-        else lo = mid + 1;
-      }
-      return lo;
-    };
-    // Subnormal: 0 < |w| < 2^-126, on either side of zero.
-    const subnormal = bound(0, false) - bound(-FLOAT32_MIN_NORMAL, true) + (bound(FLOAT32_MIN_NORMAL, false) - bound(0, true));
-    const max = Math.max(-s[0]!, s[s.length - 1]!);
+    const { subnormal, maxAbs: max } = this.readoutStats();
     if (subnormal > 0)
       this.warnOnce(
         'subnormal',
@@ -237,6 +215,16 @@ export class Analysis {
         'huge',
         `${this.model.source}: readout weights as large as ${max.toPrecision(3)}: logits this large make the softmax one-hot, so mispredictions sit at the 1e-30 probability floor (99.66 bits each) and bpc differences say little`,
       );
+  }
+
+  private readoutStatsCache?: ReadoutStats;
+  /**
+   * The model's readout statistics (Wy column norms, largest |w|, subnormal count), from the
+   * backend once per analysis.
+   * @internal
+   */
+  readoutStats(): ReadoutStats {
+    return (this.readoutStatsCache ??= this.backend.readoutStats(this.model.Wy, this.model.by));
   }
 
   /** Hidden units H of the model. */

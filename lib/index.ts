@@ -19,6 +19,7 @@ export type {
   BackendName,
   Isa,
   ReadoutMethod,
+  ReadoutStats,
   RunOptions,
   ChunkGroup,
   ChunkRequest,

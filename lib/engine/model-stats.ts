@@ -1,24 +1,46 @@
-// Cheap per-model statistics (O(H * 256) or a sort of H^2 values): they stay in TypeScript,
-// here, while the O(n * H) trajectory statistics are kernels of the dynamics primitive.
+// Cheap per-model statistics (O(H * 256) or a sort of H^2 values), while the O(n * H)
+// trajectory statistics are kernels of the dynamics primitive. The readout statistics an
+// Analysis needs at once also have a native twin (Backend.readoutStats): a cold JavaScript
+// loop over the 33k readout weights costs several milliseconds of a short run.
 import type { Model } from '../model.js';
 import { VOCAB } from './layout.js';
+import type { ReadoutStats } from './types.js';
+
+function columnNorms(Wy: Float32Array, H: number): Float64Array {
+  const out = new Float64Array(H);
+  for (let j = 0; j < H; j++) {
+    let s = 0.0;
+    for (let o = 0; o < VOCAB; o++) {
+      const w = Wy[o * H + j]!;
+      s = s + Math.fround(w * w);
+    }
+    out[j] = Math.sqrt(s);
+  }
+  return out;
+}
 
 /**
  * The readout weight norm of every neuron, `[H]`: |Wy column j| = sqrt(sum over o of
  * float(Wy[o][j]^2)), squares rounded to float, summed in double in o order.
  */
 export function wyColumnNorms(model: Model): Float64Array {
-  const H = model.hidden;
-  const out = new Float64Array(H);
-  for (let j = 0; j < H; j++) {
-    let s = 0.0;
-    for (let o = 0; o < VOCAB; o++) {
-      const w = model.Wy[o * H + j]!;
-      s = s + Math.fround(w * w);
+  return columnNorms(model.Wy, model.hidden);
+}
+
+/**
+ * {@link Backend.readoutStats} in TypeScript (the js backend's, and the native one's reference).
+ * @internal
+ */
+export function readoutStatsJs(Wy: Float32Array, by: Float32Array): ReadoutStats {
+  let subnormal = 0;
+  let maxAbs = 0;
+  for (const w of [Wy, by])
+    for (let i = 0; i < w.length; i++) {
+      const a = Math.abs(w[i]!);
+      if (a !== 0 && a < 2 ** -126) subnormal++;
+      if (a > maxAbs) maxAbs = a;
     }
-    out[j] = Math.sqrt(s);
-  }
-  return out;
+  return { wyNorms: columnNorms(Wy, Wy.length / VOCAB), maxAbs, subnormal };
 }
 
 /** The magnitudes |w| of a set of weights, from {@link magnitudes}. */

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SatrnnError, abortError, throwIfAborted } from '../errors.js';
 import { packageRoot } from '../paths.js';
-import type { Backend, ChunkRequest, ChunkResult, RunOptions, TrainEpochParams } from './types.js';
+import type { Backend, ChunkRequest, ChunkResult, ReadoutStats, RunOptions, TrainEpochParams } from './types.js';
+import { VOCAB } from './layout.js';
 
 /** Opaque native handle (a tagged External). */
 export type FastWorkspace = { readonly __brand: 'FastWorkspace' };
@@ -19,6 +20,7 @@ export interface NativeAddon {
     o: Omit<ChunkRequest, 'method'> & { method: number; isa: number; threads: number; cancel?: Int32Array },
     onProgress?: (done: number, total: number) => void,
   ): Promise<{ certified: boolean; fallbacks: number; work: number }>;
+  readoutStats(Wy: Float32Array, by: Float32Array): ReadoutStats;
   mathF32(name: string, input: Float32Array): Float32Array;
   mathF64(name: string, input: Float64Array): Float64Array;
   checksumF32(name: string): Promise<string>;
@@ -165,6 +167,13 @@ export class NativeBackend implements Backend {
 
   get fastTraining(): boolean {
     return this.hasAvx2 && this.addon.info().fastTraining;
+  }
+
+  /** Per-model readout statistics (one native pass; the same doubles as the TypeScript loops). */
+  readoutStats(Wy: Float32Array, by: Float32Array): ReadoutStats {
+    if (!(Wy instanceof Float32Array) || !(by instanceof Float32Array) || Wy.length === 0 || Wy.length % VOCAB !== 0 || by.length !== VOCAB)
+      throw new SatrnnError('BAD_OPTION', `readoutStats takes Wy (a Float32Array of 256·H) and by (a Float32Array of 256)`);
+    return this.addon.readoutStats(Wy, by);
   }
 
   private withWorkspace<T>(fast: boolean | undefined, fn: (ws: FastWorkspace | undefined) => T): T {

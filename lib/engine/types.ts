@@ -181,10 +181,20 @@ export interface TrainEpochParams {
   fast?: boolean;
 }
 
+/** Per-model readout statistics, from {@link Backend.readoutStats}. */
+export interface ReadoutStats {
+  /** |Wy column j| for every neuron, `[H]`: sqrt of the double sum over o in order of float(Wy[o][j]²) (as {@link wyColumnNorms}). */
+  readonly wyNorms: Float64Array;
+  /** The largest |w| among Wy and by. */
+  readonly maxAbs: number;
+  /** How many weights of Wy and by are subnormal (0 < |w| < 2^-126). */
+  readonly subnormal: number;
+}
+
 /**
  * What every backend computes, bit for bit the same: the engine's chunk primitive (the
  * dynamics of a batch of variants and their readouts; lib/engine/evaluate.ts drives it
- * over a text chunk by chunk) and training.
+ * over a text chunk by chunk), training, and per-model readout statistics.
  */
 export interface Backend {
   /** Which implementation this is. */
@@ -206,4 +216,6 @@ export interface Backend {
   evalBpc(weights: Float32Array, hidden: number, data: Uint8Array, opts?: { fast?: boolean }): Promise<number>;
   /** Whether `fast: true` really selects faster, non-exact training kernels here. */
   readonly fastTraining: boolean;
+  /** Per-model readout statistics of `Wy` (256·H floats, row-major) and `by` (256 floats); the same doubles on every backend. */
+  readoutStats(Wy: Float32Array, by: Float32Array): ReadoutStats;
 }

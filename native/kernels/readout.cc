@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -984,6 +985,30 @@ void prepare_certificate(const ModelView& m, Certificate* c) {
     c->min_exp[o] = me;
   }
   for (int e = 0; e < 256; ++e) c->limit[e] = std::ldexp(1.0, e - 97);
+}
+
+ReadoutStats readout_stats(const float* Wy, const float* by, size_t H, double* norms) {
+  for (size_t j = 0; j < H; ++j) norms[j] = 0.0;
+  for (int o = 0; o < kVocab; ++o)
+    for (size_t j = 0; j < H; ++j) {
+      const float w = Wy[static_cast<size_t>(o) * H + j];
+      const float sq = w * w;  // rounded to float, then widened: the originals' norm
+      norms[j] = norms[j] + static_cast<double>(sq);
+    }
+  for (size_t j = 0; j < H; ++j) norms[j] = std::sqrt(norms[j]);
+  ReadoutStats s;
+  float max_abs = 0.0f;
+  auto scan = [&](const float* w, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      const float a = std::fabs(w[i]);
+      if (a != 0.0f && a < std::numeric_limits<float>::min()) ++s.subnormal;
+      if (a > max_abs) max_abs = a;
+    }
+  };
+  scan(Wy, static_cast<size_t>(kVocab) * H);
+  scan(by, kVocab);
+  s.max_abs = max_abs;
+  return s;
 }
 
 void readout_tile(const ReadoutBatch& b, const ReadoutPrep& prep, size_t v0, size_t v1, size_t t0, size_t t1,

@@ -40,6 +40,17 @@ struct Certificate {
 };
 void prepare_certificate(const ModelView& m, Certificate* c);
 
+// Per-model readout statistics (lib/engine/model-stats.ts readoutStatsJs is the TypeScript
+// twin, result for result): norms[j] = sqrt of the double sum over o = 0..255 in order of
+// float(Wy[o][j]^2); the largest |w| and the number of subnormal weights (0 < |w| < 2^-126)
+// among Wy and by. Here because a cold JavaScript loop over the 33k weights costs several
+// milliseconds of a ~0.2 s reproduce.
+struct ReadoutStats {
+  double max_abs = 0.0;
+  size_t subnormal = 0;
+};
+ReadoutStats readout_stats(const float* Wy, const float* by, size_t H, double* norms);
+
 struct ReadoutBatch {
   const ModelView* model;
   const float* states;    // [T][H], the stored hidden states h_t

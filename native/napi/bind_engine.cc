@@ -187,8 +187,31 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
       });
 }
 
+// readoutStats(Wy: Float32Array, by: Float32Array) -> { wyNorms, maxAbs, subnormal }, with
+// H = Wy.length / 256 (synchronous: one pass over the readout weights).
+Napi::Value ReadoutStatsOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "readoutStats(Wy: Float32Array of 256*H, by: Float32Array of 256)";
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsTypedArray()) type_error(env, usage);
+  const auto wy = info[0].As<Napi::TypedArray>(), by = info[1].As<Napi::TypedArray>();
+  if (wy.TypedArrayType() != napi_float32_array || by.TypedArrayType() != napi_float32_array) type_error(env, usage);
+  const size_t n = wy.ElementLength();
+  if (n == 0 || n % kVocab != 0 || by.ElementLength() != static_cast<size_t>(kVocab)) range_error(env, usage);
+  const size_t H = n / kVocab;
+  auto norms = Napi::Float64Array::New(env, H);
+  const ReadoutStats s = readout_stats(wy.As<Napi::Float32Array>().Data(), by.As<Napi::Float32Array>().Data(), H, norms.Data());
+  auto r = Napi::Object::New(env);
+  r.Set("wyNorms", norms);
+  r.Set("maxAbs", s.max_abs);
+  r.Set("subnormal", static_cast<double>(s.subnormal));
+  return r;
+}
+
 }  // namespace
 
-void register_engine(Napi::Env env, Napi::Object exports) { exports.Set("run", Napi::Function::New(env, guarded<Run>)); }
+void register_engine(Napi::Env env, Napi::Object exports) {
+  exports.Set("run", Napi::Function::New(env, guarded<Run>));
+  exports.Set("readoutStats", Napi::Function::New(env, guarded<ReadoutStatsOf>));
+}
 
 }  // namespace satrnn::napi

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { SatrnnError, abortError, throwIfAborted } from '../../errors.js';
-import type { Backend, ChunkGroup, ChunkRequest, ChunkResult, RunOptions, TrainEpochParams } from '../types.js';
+import type { Backend, ChunkGroup, ChunkRequest, ChunkResult, ReadoutStats, RunOptions, TrainEpochParams } from '../types.js';
+import { readoutStatsJs } from '../model-stats.js';
 import type { TaskInput } from './pool.js';
 import { ownChunk, ownTraining } from './owned.js';
 import { SLICE_WORK, WORKER_THRESHOLD, readoutTiles } from './schedule.js';
@@ -53,6 +54,11 @@ export class JsBackend implements Backend {
   readonly threads: number;
   /** The js backend has exact training kernels only; `fast` runs them. */
   readonly fastTraining = false;
+
+  /** Per-model readout statistics (TypeScript loops). */
+  readoutStats(Wy: Float32Array, by: Float32Array): ReadoutStats {
+    return readoutStatsJs(Wy, by);
+  }
 
   /**
    * @param threads - worker threads, an integer from 1 to 256 (default: all cores, `os.availableParallelism()`)

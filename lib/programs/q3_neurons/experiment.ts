@@ -2,7 +2,6 @@
 // Each experiment lists its variants as a Batch and assembles its result from their bpc,
 // so a suite fuses several experiments' batches into one pass (lib/programs/batch.ts).
 import type { Analysis, Variant as ReadoutVariant } from '../../analysis.js';
-import { wyColumnNorms } from '../../engine/model-stats.js';
 import type { RunOptions } from '../../engine/types.js';
 import { checkRunOptions } from '../../engine/evaluate.js';
 import { SatrnnError, describeValue } from '../../errors.js';
@@ -167,7 +166,7 @@ export class DynamicsKnockout {
 }
 
 function knockoutResult(an: Analysis, site: KnockoutSite, mode: KnockoutMode, baselineBpc: number, knocked: ArrayLike<number>, meanAbsH: Float64Array): KnockoutResult {
-  const norms = wyColumnNorms(an.model);
+  const norms = an.readoutStats().wyNorms;
   const deltas = range(an.hidden).map((j) => knocked[j]! - baselineBpc);
   const ranking = rankByDelta(deltas);
   const rank = new Array<number>(an.hidden);
