@@ -11,7 +11,7 @@ const onEarlySignal = (sig) => {
 process.on('SIGINT', onEarlySignal);
 process.on('SIGTERM', onEarlySignal);
 
-// The bundled CLI (scripts/bundle.mjs: a plain `reproduce` loads 3 files instead of ~30 ES
+// The bundled CLI (scripts/bundle.mjs: a plain `reproduce` requires 4 files instead of ~30 ES
 // modules) when it is at least as new as the compiled modules; after a later `tsc` without a
 // re-bundle it would be stale, so the ES modules in dist/ run instead.
 const { statSync } = require('node:fs');

@@ -79,7 +79,6 @@ async function callNative<T>(what: string, signal: AbortSignal | undefined, fn: 
   }
 }
 
-
 let cached: { addon: NativeAddon | null; error: string | null; file?: string } | undefined;
 
 /**
