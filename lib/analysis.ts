@@ -7,6 +7,7 @@ import { checkData } from './data.js';
 import { applyEdits, type WeightEdit } from './engine/edits.js';
 import { evaluate, type ChunkOutput, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
 import { resolveBackend, type Backend, type BackendChoice } from './engine/index.js';
+import { readoutStatsJs } from './engine/model-stats.js';
 import type { TextSource } from './engine/source.js';
 import { USE, type ReadoutMethod, type ReadoutStats, type RunOptions } from './engine/types.js';
 import { SatrnnError, describeValue } from './errors.js';
@@ -227,7 +228,9 @@ export class Analysis {
    * @internal
    */
   readoutStats(): ReadoutStats {
-    return (this.readoutStatsCache ??= this.backend.readoutStats(this.model.Wy, this.model.by));
+    const { Wy, by } = this.model;
+    // (A backend of the caller's own may not have them: the TypeScript loops then.)
+    return (this.readoutStatsCache ??= this.backend.readoutStats ? this.backend.readoutStats(Wy, by) : readoutStatsJs(Wy, by));
   }
 
   /** Hidden units H of the model. */
@@ -251,14 +254,17 @@ export class Analysis {
     const own = Object.keys(x);
     for (let n = 0; n < own.length; n++)
       if (!VARIANT_KEYS.has(own[n]!)) throw new SatrnnError('BAD_OPTION', `variant ${i}: unknown field '${own[n]}' (fields: ${VARIANT_FIELDS.join(', ')})`);
+    // Every field an array first, then the entries (the first error reported is the same).
     for (let n = 0; n < VARIANT_FIELDS.length; n++) {
       const k = VARIANT_FIELDS[n]!;
-      const val = x[k];
-      if (val === undefined) continue;
-      if (!Array.isArray(val)) throw new SatrnnError('BAD_OPTION', `variant ${i}: ${k} must be an array (got ${describeValue(val)})`);
-      if (OBJECT_ENTRY_FIELDS.has(k))
-        for (let e = 0; e < val.length; e++)
-          if (val[e] === null || typeof val[e] !== 'object') throw new SatrnnError('BAD_OPTION', `variant ${i}: every entry of ${k} must be an object (got ${describeValue(val[e])})`);
+      if (x[k] !== undefined && !Array.isArray(x[k])) throw new SatrnnError('BAD_OPTION', `variant ${i}: ${k} must be an array (got ${describeValue(x[k])})`);
+    }
+    for (let n = 0; n < VARIANT_FIELDS.length; n++) {
+      const k = VARIANT_FIELDS[n]!;
+      const val = x[k] as unknown[] | undefined;
+      if (val === undefined || !OBJECT_ENTRY_FIELDS.has(k)) continue;
+      for (let e = 0; e < val.length; e++)
+        if (val[e] === null || typeof val[e] !== 'object') throw new SatrnnError('BAD_OPTION', `variant ${i}: every entry of ${k} must be an object (got ${describeValue(val[e])})`);
     }
   }
 

@@ -5,8 +5,9 @@
 // took ~48 ms before, ~15 ms after (of a ~0.2 s `satrnn reproduce q3_neurons`).
 // Modules loaded on demand (commander's program, each program's code, the js backend's
 // worker pool) stay separate chunks, loaded only when a command needs them.
-// bin/satrnn.js requires the bundle only when it is newer than dist/cli/main.js (a later `tsc`
-// makes it stale; bin then imports dist/ directly), so a forgotten re-bundle is slower, never wrong.
+// bin/satrnn.js requires the bundle only when it is newer than dist/cli/main.js, which every
+// full `tsc` run rewrites (npm run build, prepare, pretest, prepack; not an incremental or
+// watch build that leaves main.js alone): a forgotten re-bundle is then slower, not wrong.
 // Run by `npm run build` (and prepare, prepack, pretest) after tsc.
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -21,12 +22,16 @@ const out = outArg > 0 ? path.resolve(process.argv[outArg + 1]) : path.join(root
 // helpers, and each command's registration (lib/cli/*.ts commands, lib/programs/*/cli.ts).
 const COMMANDS = /[\\/]dist[\\/](cli[\\/](program|common|model-runs|info|knockout|reproduce|train)|programs[\\/][^\\/]+[\\/]cli)\.js$/;
 
+// The old bundle goes first: if this one cannot be made, no bundle is better than a stale one
+// (bin/satrnn.js then imports dist/ directly; npm pack sets every file's time alike, so a
+// stale bundle in a tarball would look fresh).
+rmSync(out, { recursive: true, force: true });
 let rolldown;
 try {
   rolldown = await import('rolldown');
-} catch {
-  // Not installed (an install without dev dependencies): bin/satrnn.js loads dist/ directly.
-  process.stderr.write('satrnn: rolldown is not installed; the CLI runs unbundled (slower start)\n');
+} catch (err) {
+  // Not installed (an install without dev dependencies), or its native binding is missing.
+  process.stderr.write(`satrnn: no CLI bundle (rolldown: ${err?.message ?? err}); the CLI runs unbundled (slower start)\n`);
   process.exit(0);
 }
 
@@ -61,7 +66,6 @@ const CORE = staticClosure([
   ...[...usedBy].filter(([, programs]) => programs.size >= 2).map(([dep]) => dep),
 ]);
 
-rmSync(out, { recursive: true, force: true });
 await rolldown.build({
   input: { cli: path.join(dist, 'cli', 'main.js') },
   platform: 'node',

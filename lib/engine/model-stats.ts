@@ -2,6 +2,7 @@
 // trajectory statistics are kernels of the dynamics primitive. The readout statistics an
 // Analysis needs at once also have a native twin (Backend.readoutStats): a cold JavaScript
 // loop over the 33k readout weights costs several milliseconds of a short run.
+import { SatrnnError } from '../errors.js';
 import type { Model } from '../model.js';
 import { VOCAB } from './layout.js';
 import type { ReadoutStats } from './types.js';
@@ -28,10 +29,20 @@ export function wyColumnNorms(model: Model): Float64Array {
 }
 
 /**
+ * The arguments of {@link Backend.readoutStats}, checked the same way on every backend.
+ * @internal
+ */
+export function checkReadoutArrays(Wy: unknown, by: unknown): void {
+  if (!(Wy instanceof Float32Array) || !(by instanceof Float32Array) || Wy.length === 0 || Wy.length % VOCAB !== 0 || by.length !== VOCAB)
+    throw new SatrnnError('BAD_OPTION', `readoutStats takes Wy (a Float32Array of 256·H) and by (a Float32Array of 256)`);
+}
+
+/**
  * {@link Backend.readoutStats} in TypeScript (the js backend's, and the native one's reference).
  * @internal
  */
 export function readoutStatsJs(Wy: Float32Array, by: Float32Array): ReadoutStats {
+  checkReadoutArrays(Wy, by);
   let subnormal = 0;
   let maxAbs = 0;
   for (const w of [Wy, by])

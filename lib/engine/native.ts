@@ -3,7 +3,7 @@ import path from 'node:path';
 import { SatrnnError, abortError, throwIfAborted } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import type { Backend, ChunkRequest, ChunkResult, ReadoutStats, RunOptions, TrainEpochParams } from './types.js';
-import { VOCAB } from './layout.js';
+import { checkReadoutArrays } from './model-stats.js';
 
 /** Opaque native handle (a tagged External). */
 export type FastWorkspace = { readonly __brand: 'FastWorkspace' };
@@ -170,8 +170,7 @@ export class NativeBackend implements Backend {
 
   /** Per-model readout statistics (one native pass; the same doubles as the TypeScript loops). */
   readoutStats(Wy: Float32Array, by: Float32Array): ReadoutStats {
-    if (!(Wy instanceof Float32Array) || !(by instanceof Float32Array) || Wy.length === 0 || Wy.length % VOCAB !== 0 || by.length !== VOCAB)
-      throw new SatrnnError('BAD_OPTION', `readoutStats takes Wy (a Float32Array of 256·H) and by (a Float32Array of 256)`);
+    checkReadoutArrays(Wy, by);
     return this.addon.readoutStats(Wy, by);
   }
 

@@ -216,6 +216,12 @@ export interface Backend {
   evalBpc(weights: Float32Array, hidden: number, data: Uint8Array, opts?: { fast?: boolean }): Promise<number>;
   /** Whether `fast: true` really selects faster, non-exact training kernels here. */
   readonly fastTraining: boolean;
-  /** Per-model readout statistics of `Wy` (256·H floats, row-major) and `by` (256 floats); the same doubles on every backend. */
-  readoutStats(Wy: Float32Array, by: Float32Array): ReadoutStats;
+  /**
+   * Per-model readout statistics of `Wy` (256·H floats, row-major) and `by` (256 floats); the
+   * same doubles on every backend. Optional for a backend of your own: an Analysis computes
+   * them in TypeScript without it.
+   *
+   * @throws SatrnnError `BAD_OPTION` for arrays of other types or lengths
+   */
+  readoutStats?(Wy: Float32Array, by: Float32Array): ReadoutStats;
 }

@@ -26,6 +26,7 @@ namespace satrnn {
 constexpr size_t kHugePage = size_t{2} << 20;
 // Buffers from this size on are big blocks: 32 faults of 4 KiB pages (~0.4 ms here) cost
 // more than zeroing a whole huge page (~0.1-0.2 ms); below it the 2 MiB rounding does not pay.
+// The price is memory: a 128 KiB buffer holds 2 MiB (the job pool keeps at most 64 MiB idle).
 constexpr size_t kBigMin = size_t{128} << 10;
 
 // Whether a block of this capacity came from big_alloc: big blocks are whole huge pages, every

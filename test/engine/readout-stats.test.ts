@@ -30,7 +30,7 @@ describe('readoutStats', () => {
     it.skipIf(!p.enabled)(`${p.label}: the same doubles as the TypeScript loops and wyColumnNorms`, () => {
       const be = selectBackend({ name: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 1 });
       for (const m of models()) {
-        const got = be.readoutStats(m.Wy, m.by);
+        const got = be.readoutStats!(m.Wy, m.by);
         const ref = readoutStatsJs(m.Wy, m.by);
         expect(bits(got.wyNorms), `H=${m.hidden}`).toBe(bits(ref.wyNorms));
         expect(bits(got.wyNorms)).toBe(bits(wyColumnNorms(m)));
@@ -38,7 +38,7 @@ describe('readoutStats', () => {
         expect(got.subnormal).toBe(ref.subnormal);
       }
       // The edge model: 3.4e38² overflows to Infinity in float, as in the originals.
-      const edge = be.readoutStats(models().at(-1)!.Wy, models().at(-1)!.by);
+      const edge = be.readoutStats!(models().at(-1)!.Wy, models().at(-1)!.by);
       expect(edge.wyNorms.some((x) => x === Infinity)).toBe(true);
       expect(edge.subnormal).toBeGreaterThan(0);
     });
@@ -50,11 +50,27 @@ describe('readoutStats', () => {
     expect(bits(an.readoutStats().wyNorms)).toBe(bits(wyColumnNorms(m)));
   });
 
-  it.skipIf(!addon)('bad arguments: BAD_OPTION from the backend, a TypeError or RangeError from the addon itself', () => {
-    const be = selectBackend({ name: 'native', threads: 1 });
-    expectCode(() => be.readoutStats(new Float32Array(255), new Float32Array(256)), 'BAD_OPTION');
-    expectCode(() => be.readoutStats(new Float32Array(256), new Float32Array(255)), 'BAD_OPTION');
-    expectCode(() => be.readoutStats(new Float64Array(256) as never, new Float32Array(256)), 'BAD_OPTION');
+  it('a backend of your own without readoutStats: the Analysis computes them in TypeScript', () => {
+    const m = randomModel(6, 61);
+    const js = selectBackend('js');
+    const own = { name: js.name, isa: js.isa, threads: 1, fastTraining: false, runChunk: js.runChunk.bind(js), trainEpoch: js.trainEpoch.bind(js), evalBpc: js.evalBpc.bind(js) };
+    const an = new Analysis({ model: m, data: new Uint8Array([1, 2, 3]), backend: own });
+    expect(bits(an.readoutStats().wyNorms)).toBe(bits(wyColumnNorms(m)));
+  });
+
+  for (const p of PATHS)
+    it.skipIf(!p.enabled)(`${p.label}: bad arguments are BAD_OPTION`, () => {
+      const be = selectBackend({ name: p.backend, ...(p.isa ? { isa: p.isa } : {}), threads: 1 });
+      for (const [Wy, by] of [
+        [new Float32Array(255), new Float32Array(256)],
+        [new Float32Array(256), new Float32Array(255)],
+        [new Float32Array(0), new Float32Array(256)],
+        [new Float64Array(256), new Float32Array(256)],
+      ] as const)
+        expectCode(() => be.readoutStats!(Wy as Float32Array, by), 'BAD_OPTION');
+    });
+
+  it.skipIf(!addon)('bad arguments to the addon itself: a TypeError or RangeError, never a crash', () => {
     const raw = addon as unknown as { readoutStats: (...a: unknown[]) => unknown };
     expect(() => raw.readoutStats()).toThrow(TypeError);
     expect(() => raw.readoutStats(new Float32Array(0), new Float32Array(256))).toThrow(RangeError);

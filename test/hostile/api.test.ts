@@ -57,6 +57,8 @@ describe('wrong kinds of input are SatrnnErrors', () => {
       expect((await satrnnError(() => an().meanBpc([{ knockout: 5 as never }]))).message).toMatch(/knockout must be an array/);
       expect((await satrnnError(() => an().meanBpc([{ knockOut: [1] } as never]))).message).toMatch(/unknown field 'knockOut'/);
       expect((await satrnnError(() => an().meanBpc([{ neurons: [5 as never] }]))).message).toMatch(/every entry of neurons/);
+      // Every field's type before any field's entries.
+      expect((await satrnnError(() => an().meanBpc([{ edits: [1 as never], patch: 5 as never }]))).message).toMatch(/patch must be an array/);
       expect((await satrnnError(() => an().meanBpc([{ edits: [{} as never] }]))).code).toBe('BAD_OPTION');
       expect((await satrnnError(() => an().meanBpc([{ inputs: [{ position: data.length - 1, byte: 1 }] }]))).message).toMatch(/past the text's last input/);
       expect((await satrnnError(() => new CumulativeKnockout(undefined as never))).code).toBe('BAD_OPTION');
