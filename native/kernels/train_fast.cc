@@ -20,8 +20,8 @@
 // Memory: Wx is kept transposed (WxT[256][Hp], the column of byte x contiguous) in the
 // workspace for the duration of a call; Wh, bh, Wy, by are used in place in the caller's
 // array when H % 8 == 0 (any alignment), otherwise in a zero-padded copy. Workspace
-// buffers are mapped with MAP_POPULATE: on this VM a page faulted in one at a time costs
-// ~10 us, populated in bulk ~2 us.
+// buffers are the engine's big buffers (core/big_alloc.h: transparent huge pages from
+// 128 KiB on): on this VM a 4 KiB page faulted in one at a time costs ~10 us.
 #include "kernels/train_fast.h"
 
 #include <algorithm>
@@ -40,9 +40,9 @@
 #if defined(__linux__)
 #include <pthread.h>
 #include <sched.h>
-#include <sys/mman.h>
 #endif
 
+#include "core/big_alloc.h"
 #include "core/cpu.h"
 #include "math/glibc_float.h"
 
@@ -58,61 +58,6 @@ namespace satrnn {
 namespace fast_detail {
 
 inline size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
-
-// Grow-only float buffer aligned to 64 bytes; its contents are not preserved on growth.
-// Large buffers are mapped with all pages populated at once (see the file comment).
-class AlignedVec {
- public:
-  AlignedVec() = default;
-  AlignedVec(const AlignedVec&) = delete;
-  AlignedVec& operator=(const AlignedVec&) = delete;
-  ~AlignedVec() { release(); }
-  // map: use a populated mapping for large sizes (persistent workspaces).
-  float* get(size_t n, bool map = true) {
-    if (n > cap_) {
-      release();
-      allocate(n, map);
-    }
-    return p_;
-  }
-
- private:
-  static constexpr size_t kMapMin = 64 * 1024;  // bytes
-  void allocate(size_t n, bool map) {
-    const size_t bytes = n * sizeof(float) + 64;
-#if defined(__linux__)
-    if (map && bytes >= kMapMin) {
-      void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-      if (m != MAP_FAILED) {
-        map_ = m;
-        map_bytes_ = bytes;
-        p_ = static_cast<float*>(m);
-        cap_ = n;
-        return;
-      }
-    }
-#endif
-    raw_.reset(new float[n + 16]);
-    const uintptr_t a = reinterpret_cast<uintptr_t>(raw_.get());
-    p_ = reinterpret_cast<float*>((a + 63) & ~static_cast<uintptr_t>(63));
-    cap_ = n;
-  }
-  void release() {
-#if defined(__linux__)
-    if (map_) munmap(map_, map_bytes_);
-#endif
-    map_ = nullptr;
-    raw_.reset();
-    p_ = nullptr;
-    cap_ = 0;
-  }
-  std::unique_ptr<float[]> raw_;
-  void* map_ = nullptr;
-  size_t map_bytes_ = 0;
-  float* p_ = nullptr;
-  size_t cap_ = 0;
-};
 
 // Grow-only array of atomics (reset by the caller).
 class AtomicVec {
@@ -259,13 +204,12 @@ using namespace fast_detail;
 
 struct FastWorkspace::Impl {
   Worker worker;
-  AlignedVec wxT, copy, gwy, gwh, gbh, gby, gxs, hs, P, dhy, dr, dnext, hnt0, hnt1, loss, ring,
+  BigBuffer<float> wxT, copy, gwy, gwh, gbh, gby, gxs, hs, P, dhy, dr, dnext, hnt0, hnt1, loss, ring,
       P0, P1;
   AtomicVec ro_ready, dhy_ready, slot_done;
   std::vector<double> partial;
   std::atomic<bool> in_use{false};
-  bool persistent = true;  // false: a per-call workspace (plain heap memory, no mapping)
-  float* buf(AlignedVec& v, size_t n) { return v.get(n, persistent); }
+  float* buf(BigBuffer<float>& v, size_t n) { return v.reserve(n); }
 };
 
 FastWorkspace::FastWorkspace() : impl_(new Impl) {}
@@ -1227,7 +1171,6 @@ double eval_bpc_fast_threads(const float* weights, size_t H, const uint8_t* data
 double train_epoch_fast(float* weights, const uint8_t* data, size_t len, float lr,
                         const TrainParams& p, const std::atomic<bool>* cancel) {
   FastWorkspace ws;
-  ws.impl().persistent = false;
   return train_epoch_fast_threads(weights, data, len, lr, p, ws, 0, cancel);
 }
 
@@ -1238,7 +1181,6 @@ double train_epoch_fast(float* weights, const uint8_t* data, size_t len, float l
 
 double eval_bpc_fast(const float* weights, size_t H, const uint8_t* data, size_t len) {
   FastWorkspace ws;
-  ws.impl().persistent = false;
   return eval_bpc_fast_threads(weights, H, data, len, ws, 0);
 }
 
