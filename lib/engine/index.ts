@@ -6,13 +6,8 @@ import type { Backend, BackendName } from './types.js';
 
 export type { Backend, BackendName, ChunkGroup, ChunkRequest, ChunkResult, Isa, ReadoutMethod, RunOptions, StatsAccumulators, TrainEpochParams } from './types.js';
 export { JsBackend } from './js/index.js';
-export { NativeBackend, loadAddon, nativeAddonFile, nativeLoadError } from './native.js';
-
-/**
- * Native code paths, all bit-identical: 'avx512' (the readout's logit sums and softmax on
- * AVX-512, every other kernel on AVX2), 'avx2', 'sse2', or the portable C++ loops ('scalar').
- */
-export type NativeIsa = 'avx512' | 'avx2' | 'sse2' | 'scalar';
+export { NativeBackend, loadAddon, nativeAddonFile, nativeLoadError, type NativeIsa } from './native.js';
+import type { NativeIsa } from './native.js';
 
 /** Every native code path, best first. */
 const NATIVE_ISAS = ['avx512', 'avx2', 'sse2', 'scalar'] as const;

@@ -43,9 +43,13 @@ export interface NativeAddon {
   createFastWorkspace(): FastWorkspace | null;
 }
 
+/**
+ * Native code paths, all bit-identical: 'avx512' (the readout's logit sums and softmax on
+ * AVX-512, every other kernel on AVX2), 'avx2', 'sse2', or the portable C++ loops ('scalar').
+ */
+export type NativeIsa = 'avx512' | 'avx2' | 'sse2' | 'scalar';
 /** The addon's ISA codes (native/core/cpu.h). */
-const ISA_CODE = { scalar: 0, avx2: 1, sse2: 2, avx512: 3 } as const;
-export type NativeIsa = keyof typeof ISA_CODE;
+const ISA_CODE: Readonly<Record<NativeIsa, number>> = { scalar: 0, avx2: 1, sse2: 2, avx512: 3 };
 
 /**
  * Calls the addon: argument errors (thrown synchronously as TypeError/RangeError) become
