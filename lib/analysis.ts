@@ -2,7 +2,6 @@
 // fuses them into engine groups (variants with the same dynamics share one forward pass,
 // found by the content of their weights and interventions, not by how they were written)
 // and returns one mean bpc per variant.
-import { createRequire } from 'node:module';
 import { checkData } from './data.js';
 import { applyEdits, type WeightEdit } from './engine/edits.js';
 import { evaluate, type ChunkOutput, type DynamicsSpec, type GroupSpec, type NeuronIntervention, type TrajectoryStats } from './engine/evaluate.js';
@@ -14,9 +13,9 @@ import { SatrnnError, describeValue } from './errors.js';
 import { Model, assertFinite } from './model.js';
 
 // node:crypto loads only when a batch has weight edits or interventions to hash (it costs a
-// few ms of start-up that plain readout experiments do not need).
-const require = createRequire(import.meta.url);
-const createHash = (algorithm: string) => (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
+// few ms of start-up that plain readout experiments do not need; so would node:module's
+// createRequire, which starts the ES module loader's modules).
+const createHash = (algorithm: string) => process.getBuiltinModule('node:crypto').createHash(algorithm);
 
 /** What an {@link Analysis} is made of. */
 export interface AnalysisInput {

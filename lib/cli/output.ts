@@ -17,6 +17,7 @@ import {
   openSync,
   readlinkSync,
   statSync,
+  writeSync,
   type Stats,
 } from 'node:fs';
 import path from 'node:path';
@@ -163,28 +164,83 @@ export function warn(message: string): void {
 }
 
 // --- stdout and stderr: errors recorded, never thrown ---------------------------------------
+//
+// Results go to fd 1 with write(2) directly while nothing has made `process.stdout`: creating
+// that stream loads Node's stream (and, for a pipe, net) modules, ~4 ms of a ~200 ms run. A
+// blocking fd (a file, a terminal, a pipe as a shell or a spawning parent hands it over) takes
+// each write whole, in order. A pipe left non-blocking by another process answers EAGAIN when
+// full: the rest then goes through the stream, which waits for the reader, and so does every
+// later write (one path at a time keeps the order).
 
 let stdoutFailure: NodeJS.ErrnoException | undefined;
+let stdoutStream: NodeJS.WriteStream | undefined;
 let guarded = false;
 
 /**
+ * Runs `attach` on process[name] when something first creates that stream (Node makes the
+ * stdio streams lazily, through a getter), or now if the getter cannot be wrapped.
+ */
+function whenCreated(name: 'stdout' | 'stderr', attach: (s: NodeJS.WriteStream) => void): void {
+  const d = Object.getOwnPropertyDescriptor(process, name);
+  const get = d?.get;
+  if (!get || !d.configurable) {
+    attach(process[name]);
+    return;
+  }
+  let made = false;
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: d.enumerable ?? true,
+    get() {
+      const s = get.call(process) as NodeJS.WriteStream;
+      if (!made) {
+        made = true;
+        attach(s);
+      }
+      return s;
+    },
+  });
+}
+
+/**
  * Catches write errors on stdout and stderr (a closed pipe, a full device) so that they never
- * surface as an unhandled 'error' event: stdout's first error is kept for {@link flushStdout};
- * stderr's are dropped (there is nowhere left to report them).
+ * surface as an unhandled 'error' event, whoever writes (satrnn, commander, Node's warnings):
+ * stdout's first error is kept for {@link flushStdout}; stderr's are dropped (there is nowhere
+ * left to report them). The guards attach when each stream is first made.
  */
 export function guardStdio(): void {
   if (guarded) return;
   guarded = true;
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    stdoutFailure ??= err;
+  whenCreated('stdout', (s) => {
+    stdoutStream = s;
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      stdoutFailure ??= err;
+    });
   });
-  process.stderr.on('error', () => {});
+  whenCreated('stderr', (s) => s.on('error', () => {}));
 }
 
 function writeStdout(text: string | Uint8Array): void {
   guardStdio();
-  if (stdoutFailure || process.stdout.destroyed) return; // the reader has gone: drop the rest
-  process.stdout.write(text, (err) => {
+  if (stdoutFailure) return; // the reader has gone: drop the rest
+  let rest: string | Uint8Array = text;
+  if (!stdoutStream) {
+    const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+    let off = 0;
+    try {
+      while (off < bytes.length) off += writeSync(1, bytes, off, bytes.length - off);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
+        stdoutFailure = err as NodeJS.ErrnoException;
+        return;
+      }
+      rest = bytes.subarray(off);
+    }
+  }
+  const out = process.stdout; // (made here at the latest: guarded, and stdoutStream from now on)
+  if (stdoutFailure || out.destroyed) return;
+  out.write(rest, (err) => {
     if (err) stdoutFailure ??= err;
   });
 }
@@ -195,9 +251,10 @@ function writeStdout(text: string | Uint8Array): void {
  * @returns the first error writing stdout, if any (`EPIPE`: the reader closed the pipe)
  */
 export async function flushStdout(): Promise<NodeJS.ErrnoException | undefined> {
+  const out = stdoutStream;
+  if (!out) return stdoutFailure; // only direct writes, each complete when it returned
   // A file or device stdout writes synchronously and reports its error on the next tick.
   await new Promise((resolve) => setImmediate(resolve));
-  const out = process.stdout;
   if (stdoutFailure || out.destroyed || out.writableLength === 0) return stdoutFailure;
   return new Promise((resolve) => {
     out.write('', (err) => resolve(stdoutFailure ?? (err as NodeJS.ErrnoException | null | undefined) ?? undefined));

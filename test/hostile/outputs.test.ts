@@ -266,6 +266,27 @@ describe('devices: -o to a null or full device, stdout to a full device or a clo
       expectOneLine(r.stderr, /^satrnn: cannot write to stdout: no space left on device/);
     }
   });
+  // A pipe another program left non-blocking (O_NONBLOCK is shared by every process on it):
+  // satrnn writes stdout with write(2) until the full pipe answers EAGAIN, then through
+  // Node's stream, which waits for the reader. python3 sets the flag (Node resets stdio to
+  // blocking for the children it spawns).
+  const hasPython = spawnSync('python3', ['-c', 'import fcntl']).status === 0;
+  it.skipIf(!hasPython)('stdout on a non-blocking pipe with a slow reader, output larger than the pipe: all of it, in order', () => {
+    const args = ['knockout', '-m', wide, '-d', small, '--json'];
+    const direct = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+    expect(direct.status, direct.stderr).toBe(0);
+    expect(direct.stdout.length).toBeGreaterThan(1 << 17);
+    const res = path.join(dir, 'nonblocking');
+    const setNonblock = 'import fcntl, os, sys; fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK); os.execvp(sys.argv[1], sys.argv[1:])';
+    const r = spawnSync('sh', ['-c', `( python3 -c "$P" "$@" 2> "$R.stderr"; echo $? > "$R.status" ) | ( sleep 1; cat > "$R.out" )`, 'sh', process.execPath, bin, ...args], {
+      env: { ...process.env, R: res, P: setNonblock },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.status).toBe(0);
+    expect(readFileSync(`${res}.status`, 'utf8').trim(), readFileSync(`${res}.stderr`, 'utf8')).toBe('0');
+    expect(readFileSync(`${res}.out`, 'utf8') === direct.stdout).toBe(true);
+  });
   it('stdout on a pipe closed after one byte (`| head -c1`), output larger than the pipe: exit 0, quiet', () => {
     for (const fmt of ['--json', '--csv']) {
       const res = path.join(dir, `epipe${fmt}`);

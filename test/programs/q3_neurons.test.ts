@@ -12,7 +12,7 @@ import { Model, paramCount } from '../../lib/model.js';
 import { CumulativeKnockout, KeepTopK, NeuronSuite, ReadoutKnockout, SignOnly, readoutDecode } from '../../lib/programs/q3_neurons/experiment.js';
 import { formatNeuronSuiteText } from '../../lib/programs/q3_neurons/format.js';
 import { randomModel, randomText } from '../models.js';
-import { exchangeSort, range } from '../../lib/util/exchangeSort.js';
+import { exchangeSort, range, sortedIfDistinct } from '../../lib/util/exchangeSort.js';
 
 describe.skipIf(!hasShared)('golden: q3_neurons', () => {
   const expected = hasShared ? golden('q3_neurons.txt') : '';
@@ -155,6 +155,41 @@ describe('exchange sorts: the originals\' tie order', () => {
         expect(exchangeSort(range(n), key, 'less', limit)).toEqual(literal(range(n), (b, a) => key[b]! < key[a]!, limit));
       }
     }
+  });
+
+  it('keyed index sort of distinct keys (the built-in sort path) = the literal sort; a -0/+0 pair or a NaN takes the replay', () => {
+    const r = rand(11);
+    for (let trial = 0; trial < 40; trial++) {
+      const n = 2 + Math.floor(r() * 300);
+      const key = Array.from({ length: n }, () => (r() - 0.5) * 2 ** Math.floor(r() * 40 - 20));
+      if (trial % 4 === 1) key[Math.floor(r() * n)] = -0; // one zero of each sign: distinct values
+      if (trial % 4 === 2) [key[0], key[n - 1]] = [-0, 0]; // equal as numbers: a tie
+      if (trial % 4 === 3) key[Math.floor(r() * n)] = NaN;
+      const start = range(n);
+      for (const limit of [1, 5, n - 1, n + 3]) {
+        expect(exchangeSort([...start], key, 'greater', limit)).toEqual(literal([...start], (b, a) => key[b]! > key[a]!, limit));
+        expect(exchangeSort([...start], key, 'less', limit)).toEqual(literal([...start], (b, a) => key[b]! < key[a]!, limit));
+      }
+      // A permuted start (the decode's second sort gets the first one's list).
+      const perm = literal(range(n), (b, a) => key[b]! > key[a]!, 3);
+      expect(exchangeSort([...perm], key, 'less')).toEqual(literal([...perm], (b, a) => key[b]! < key[a]!));
+    }
+    expect(sortedIfDistinct([0, 1, 2], [1, -0, 0], 'greater')).toBeUndefined();
+    expect(sortedIfDistinct([0, 1, 2], [1, NaN, 0], 'less')).toBeUndefined();
+    expect(sortedIfDistinct([2, 0, 1], [0.5, -1, 3], 'less')).toEqual([1, 0, 2]);
+  });
+
+  it('readoutDecode on a random (distinct) Wy = the spec replayed literally', () => {
+    const H = 16;
+    const model = randomModel(H, 23);
+    for (let j = 0; j < H; j++)
+      for (const bytes of [1, 5, 256]) {
+        const list = Array.from({ length: 256 }, (_, o) => ({ byte: o, weight: model.Wy[o * H + j]! }));
+        literal(list, (b, a) => b.weight > a.weight, bytes);
+        const promotes = list.slice(0, bytes).map((x) => ({ ...x }));
+        literal(list, (b, a) => b.weight < a.weight);
+        expect(readoutDecode(model, j, { bytes })).toEqual({ neuron: j, promotes, demotes: list.slice(0, bytes) });
+      }
   });
 
   it('readoutDecode on a Wy of integers (ties everywhere) = the spec replayed literally: partial sort, then the full re-sort of the same list', () => {

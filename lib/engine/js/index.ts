@@ -1,5 +1,4 @@
 import os from 'node:os';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { SatrnnError, abortError, throwIfAborted } from '../../errors.js';
 import type { Backend, ChunkGroup, ChunkRequest, ChunkResult, ReadoutStats, RunOptions, TrainEpochParams } from '../types.js';
 import { readoutStatsJs } from '../model-stats.js';
@@ -141,7 +140,7 @@ export class JsBackend implements Backend {
   }
 
   private async pause(opts: RunOptions): Promise<void> {
-    await yieldToLoop();
+    await new Promise((resolve) => setImmediate(resolve)); // (not node:timers/promises: a module more at start-up)
     if (opts.signal?.aborted) throw abortError();
   }
 

@@ -11,6 +11,7 @@ import { sprintf } from '../../format/printf.js';
 import { TrainingDivergedError, checkTrainingMemory, checkpointView, loadCheckpoint, resolveTrainOptions, saveCheckpoint, train, type EpochMetrics, type ResolvedTrainOptions, type TrainResult, type TrainState } from './experiment.js';
 import { VERSION } from '../../version.js';
 import { addBackendOptions, backendOptions, emit, interrupt, parseIntOption, readTrainingText, warn, type BackendFlags } from '../../cli/common.js';
+import { stderrIsTTY } from '../../cli/progress.js';
 
 interface TrainFlags extends BackendFlags, ResolvedTrainOptions {
   data?: string;
@@ -208,7 +209,7 @@ export function registerTrain(program: Command): void {
       if (resume && resume.state.epoch === options.epochs) warn(`${flags.resume} is the last epoch (${options.epochs}) of its run: nothing left to train; writing its models`);
       // Every check is done: only now is the output folder made (or claimed).
       const out = prepareOutDir(flags.out, { force: flags.force === true, resume: resume !== undefined });
-      const tty = process.stderr.isTTY === true && !flags.json;
+      const tty = stderrIsTTY() && !flags.json;
       const start = Date.now();
       const first = resume?.state.epoch ?? 0;
       const log = (m: EpochMetrics): void => {
