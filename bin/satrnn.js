@@ -5,18 +5,19 @@
 const { statSync } = require('node:fs');
 const path = require('node:path');
 
-// The bundled CLI (scripts/bundle.mjs: a plain `reproduce` requires 4 files instead of ~30 ES
-// modules) when it is at least as new as dist/cli/main.js, which every full `tsc` rewrites:
-// after a later build without a re-bundle it would be stale, so the ES modules in dist/ run.
-// A bundle that fails to load (a missing chunk, say) also falls back to them.
+// The bundled CLI (scripts/bundle.mjs: a plain `reproduce` loads 4 files instead of ~30 ES
+// modules, compiled from V8 code caches: bundle-loader.cjs) when it is at least as new as
+// dist/cli/main.js, which every full `tsc` rewrites: after a later build without a re-bundle
+// it would be stale, so the ES modules in dist/ run. A bundle that fails to load (a missing
+// chunk, say) also falls back to them.
 const mtime = (rel) => statSync(path.join(__dirname, rel), { throwIfNoEntry: false })?.mtimeMs;
 const bundled = mtime('../dist/bundle/cli.cjs');
 let cli;
 if (bundled !== undefined && bundled >= (mtime('../dist/cli/main.js') ?? Infinity)) {
   try {
     // Synchronous, so no signal can arrive before main() below installs its handlers (a
-    // Ctrl-C during the require gets Node's default: the process ends at once).
-    cli = require('../dist/bundle/cli.cjs');
+    // Ctrl-C while it loads gets Node's default: the process ends at once).
+    cli = require('./bundle-loader.cjs').loadBundle(path.join(__dirname, '..', 'dist', 'bundle')).cli;
   } catch {
     cli = undefined;
   }

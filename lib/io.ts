@@ -283,7 +283,8 @@ export async function* readInputBlocks(file: string, role: string, opts: InputRe
     } catch (err) {
       throw inputError(err, file, role);
     }
-    const net = await import('node:net');
+    // (process.getBuiltinModule, not import(): no ES module loader for a built-in module)
+    const net = process.getBuiltinModule('node:net');
     yield* streamBlocks(new net.Socket({ fd, readable: true, writable: false }), signal);
     return;
   }
@@ -337,7 +338,7 @@ export async function readFifoPrefix(file: string, role: string, max: number, si
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw inputError(err, file, role);
         // A writer, but no data yet: wait for it on the event loop (the socket owns fd now).
-        const net = await import('node:net');
+        const net = process.getBuiltinModule('node:net');
         const socket = new net.Socket({ fd, readable: true, writable: false });
         fd = undefined;
         for await (const b of streamBlocks(socket, signal)) {

@@ -9,6 +9,7 @@
 // full `tsc` run rewrites (npm run build, prepare, pretest, prepack; not an incremental or
 // watch build that leaves main.js alone): a forgotten re-bundle is then slower, not wrong.
 // Run by `npm run build` (and prepare, prepack, pretest) after tsc.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,3 +107,21 @@ await rolldown.build({
     },
   },
 });
+
+// bin/bundle-loader.cjs compiles the chunks with node:vm, whose scripts cannot import():
+// a built-in module is loaded with process.getBuiltinModule in lib/ instead.
+for (const f of readdirSync(out).filter((f) => f.endsWith('.cjs'))) {
+  if (/\bimport\(/.test(readFileSync(path.join(out, f), 'utf8'))) {
+    rmSync(out, { recursive: true, force: true });
+    process.stderr.write(`satrnn: bundle chunk ${f} calls import(); use process.getBuiltinModule (node:*) or a static import\n`);
+    process.exit(1);
+  }
+}
+
+// V8 code caches of the chunks (scripts/code-cache.cjs): without them the CLI compiles the
+// chunks at every start (~12 ms more), so a failure here is a warning.
+const cc = spawnSync(process.execPath, [path.join(root, 'scripts', 'code-cache.cjs'), out], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+if (cc.status !== 0) {
+  for (const f of readdirSync(out).filter((f) => f.endsWith('.v8cache'))) rmSync(path.join(out, f));
+  process.stderr.write(`satrnn: warning: the CLI bundle has no code caches (${(cc.error?.message ?? cc.stderr ?? '').trim() || `exit ${cc.status}`}); it starts ~12 ms slower\n`);
+}

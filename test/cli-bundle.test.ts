@@ -4,7 +4,7 @@
 // package's own files (addon, default model) found from the bundle's folder, and
 // bin/satrnn.js choosing the bundle only while it is newer than dist/.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addon, repoRoot, tmpFiles } from './helpers.js';
@@ -20,10 +20,13 @@ const data = file('d.txt', randomText(300, 12));
 // At exit, a child reports the CommonJS files it required from `watch` and the Node modules
 // it loaded (process.moduleLoadList: 'NativeModule crypto', …).
 const reporter = path.join(out, 'report.cjs');
+// (bin/bundle-loader.cjs compiles the bundle's chunks itself: it lists them, and how many came
+// from a code cache, under a global symbol.)
 const reporterSource = `process.on('exit', () => {
-  const files = Object.keys(require.cache).filter((f) => f.startsWith(process.env.WATCH_DIR + '/') && !f.includes('/node_modules/')).map((f) => require('node:path').basename(f));
+  const loader = globalThis[Symbol.for('satrnn.bundleLoader')];
+  const files = [...Object.keys(require.cache), ...(loader ? loader.files : [])].filter((f) => f.startsWith(process.env.WATCH_DIR + '/') && !f.includes('/node_modules/')).map((f) => require('node:path').basename(f));
   const builtins = Array.isArray(process.moduleLoadList) ? process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => 'node:' + m.slice(13)) : null;
-  process.stderr.write('\\nLOADED ' + JSON.stringify({ files, builtins }) + '\\n');
+  process.stderr.write('\\nLOADED ' + JSON.stringify({ files, builtins, fromCache: loader ? loader.fromCache : [] }) + '\\n');
 });
 `;
 
@@ -33,12 +36,20 @@ interface Run {
   stderr: string;
   files: string[];
   builtins: string[] | null;
+  /** The bundle chunks compiled from a code cache. */
+  fromCache: string[];
 }
 
-/** Runs `main(argv)` of a CLI entry (CommonJS bundle or ES module) in a child process. */
+/**
+ * Runs `main(argv)` of a CLI entry (a bundle's cli.cjs, loaded as bin/satrnn.js loads it, or
+ * an ES module) in a child process.
+ */
 function run(entry: string, args: string[], extraNodeArgs: string[] = []): Run {
   const runner = path.join(out, `run-${path.basename(entry)}.cjs`);
-  const load = entry.endsWith('.cjs') ? `Promise.resolve(require(${JSON.stringify(entry)}))` : `import(${JSON.stringify(entry)})`;
+  const loader = path.join(repoRoot, 'bin', 'bundle-loader.cjs');
+  const load = entry.endsWith('.cjs')
+    ? `Promise.resolve(require(${JSON.stringify(loader)}).loadBundle(${JSON.stringify(path.dirname(entry))}).cli)`
+    : `import(${JSON.stringify(entry)})`;
   writeFileSync(runner, `${load}.then(({ main }) => main(process.argv)).then((c) => { process.exitCode = c; });\n`);
   return spawnRun([...extraNodeArgs, runner, ...args]);
 }
@@ -48,9 +59,12 @@ function spawnRun(nodeArgs: string[]): Run {
   delete env.SATRNN_ADDON; // the addon must be found from the bundle's own folder
   const r = spawnSync(process.execPath, ['--require', reporter, ...nodeArgs], { encoding: 'utf8', env, timeout: 120_000 });
   const line = r.stderr.split('\n').find((l) => l.startsWith('LOADED '));
-  const report = line ? (JSON.parse(line.slice(7)) as { files: string[]; builtins: string[] | null }) : { files: [], builtins: null };
+  const report = line ? (JSON.parse(line.slice(7)) as { files: string[]; builtins: string[] | null; fromCache: string[] }) : { files: [], builtins: null, fromCache: [] };
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('LOADED ')).join('\n').trim(), ...report };
 }
+
+/** The bundle chunks a run loaded (not the test's own scripts, nor the loader), sorted. */
+const chunksOf = (r: Run): string[] => r.files.filter((f) => !f.startsWith('run-') && f !== 'report.cjs' && f !== 'bundle-loader.cjs').sort();
 
 beforeAll(() => {
   const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'bundle.mjs'), '--out', out], { encoding: 'utf8' });
@@ -73,7 +87,7 @@ describe('CLI bundle', () => {
     expect(modules.status, modules.stderr).toBe(0);
     expect(bundled.stdout).toBe(modules.stdout);
     expect(bundled.stdout).toMatch(/^=== Q3: Which Neurons Carry the Signal\? ===/);
-    const files = bundled.files.filter((f) => !f.startsWith('run-') && f !== 'report.cjs').sort();
+    const files = chunksOf(bundled);
     expect(files).toHaveLength(4);
     expect(files[0]).toBe('cli.cjs');
     expect(files[1]).toMatch(/^core-/);
@@ -130,12 +144,39 @@ describe('CLI bundle', () => {
     }
   });
 
+  it('code caches: a run compiles every chunk it loads from a cache made of that chunk', () => {
+    const caches = readdirSync(out).filter((f) => f.endsWith('.cjs.v8cache')).map((f) => f.slice(0, -'.v8cache'.length));
+    for (const name of ['cli.cjs', 'core-', 'q3_neurons-', 'q5_redux-', 'commands-']) expect(caches.some((f) => f.startsWith(name)), name).toBe(true);
+    const r = run(path.join(out, 'cli.cjs'), ['reproduce', 'q3_neurons', data, model]);
+    expect(r.status, r.stderr).toBe(0);
+    const chunks = chunksOf(r);
+    expect(chunks).toHaveLength(4);
+    expect(r.fromCache.map((f) => path.basename(f)).sort()).toEqual(chunks);
+  });
+
+  it('code caches: a chunk changed in place (same length) compiles from its own source, not the cache', () => {
+    // V8 checks only a source's length against its cache: the stale cache would run the old
+    // bytecode (and print the old heading), so the loader compares the bytes first.
+    const copy = path.join(out, 'edited');
+    mkdirSync(copy);
+    for (const f of readdirSync(out)) if (f.endsWith('.cjs') || f.endsWith('.v8cache')) copyFileSync(path.join(out, f), path.join(copy, f));
+    const q3 = readdirSync(copy).find((f) => /^q3_neurons-.*\.cjs$/.test(f))!;
+    const source = readFileSync(path.join(copy, q3), 'utf8');
+    expect(source).toContain('Which Neurons Carry');
+    writeFileSync(path.join(copy, q3), source.replace('Which Neurons Carry', 'WHICH NEURONS CARRY'));
+    const r = run(path.join(copy, 'cli.cjs'), ['reproduce', 'q3_neurons', data, model]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^=== Q3: WHICH NEURONS CARRY the Signal\? ===/);
+    expect(r.fromCache.map((f) => path.basename(f))).not.toContain(q3);
+    expect(r.fromCache.length).toBe(3); // the others still do
+  });
+
   it('bin/satrnn.js falls back to the ES modules when the bundle fails to load', () => {
     // A package whose dist/ holds the real compiled modules and a bundle that throws.
     const pkg = path.join(out, 'pkg');
     mkdirSync(path.join(pkg, 'bin'), { recursive: true });
     mkdirSync(path.join(pkg, 'dist', 'bundle'), { recursive: true });
-    for (const f of ['satrnn.js', 'package.json']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(pkg, 'bin', f));
+    for (const f of ['satrnn.js', 'bundle-loader.cjs', 'package.json']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(pkg, 'bin', f));
     copyFileSync(path.join(repoRoot, 'package.json'), path.join(pkg, 'package.json'));
     for (const f of readdirSync(path.join(repoRoot, 'dist'))) if (f !== 'bundle') symlinkSync(path.join(repoRoot, 'dist', f), path.join(pkg, 'dist', f));
     writeFileSync(path.join(pkg, 'dist', 'bundle', 'cli.cjs'), "throw new Error('a broken bundle');\n");

@@ -15,7 +15,7 @@ export type TextSource = Uint8Array | string | (() => AsyncIterable<Uint8Array>)
 export async function knownLength(src: TextSource): Promise<number | undefined> {
   if (src instanceof Uint8Array) return src.length;
   if (typeof src === 'string') {
-    const { stat } = await import('node:fs/promises');
+    const { stat } = process.getBuiltinModule('node:fs/promises');
     try {
       const st = await stat(src);
       return st.isFile() ? st.size : undefined;

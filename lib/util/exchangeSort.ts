@@ -38,25 +38,31 @@ export function exchangeSort(arr: number[], key: ArrayLike<number>, swapWhen: 'g
 }
 
 /**
+ * `keys` sorted ascending (a copy) when they are pairwise distinct and none is NaN, else
+ * `undefined` (two equal keys, -0 and +0 included, or a NaN). Then every exchange sort of
+ * them, and any sort, puts them in this order. Built-in methods only: a reproduce calls this
+ * a dozen times, cold, and JavaScript loops over every key would make V8 compile it with
+ * TurboFan (~10 ms of a core, which the process then waits for at exit).
+ */
+export function distinctSorted(keys: Float64Array): Float64Array | undefined {
+  if (keys.includes(NaN) || new Set(keys).size !== keys.length) return undefined;
+  return keys.slice().sort(); // numeric, -0 before +0
+}
+
+/**
  * `arr` ordered by `key[arr[i]]`, largest first (`'greater'`) or smallest first (`'less'`),
- * when those keys are pairwise distinct and none is NaN (then every exchange sort of them,
- * and any sort, gives this order); `undefined` when two keys are equal (-0 equals +0) or one
- * is NaN. `arr` is not changed. Uses the built-in numeric sort of a Float64Array.
+ * when those keys are distinct and not NaN ({@link distinctSorted}); else `undefined`.
  */
 export function sortedIfDistinct(arr: readonly number[], key: ArrayLike<number>, order: 'greater' | 'less'): number[] | undefined {
   const n = arr.length;
   const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = key[arr[i]!]!;
+  const sorted = distinctSorted(keys);
+  if (!sorted) return undefined;
   const at = new Map<number, number>();
-  for (let i = 0; i < n; i++) {
-    const k = key[arr[i]!]!;
-    if (k !== k) return undefined; // NaN: the replay's comparisons are all false
-    keys[i] = k;
-    at.set(k, arr[i]!); // (-0 and +0 share a Map key; they are caught as a tie below)
-  }
-  keys.sort(); // ascending, -0 before +0, no NaN left
-  for (let i = 1; i < n; i++) if (keys[i] === keys[i - 1]) return undefined;
+  for (let i = 0; i < n; i++) at.set(keys[i]!, arr[i]!);
   const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) out[i] = at.get(keys[order === 'less' ? i : n - 1 - i]!)!;
+  for (let i = 0; i < n; i++) out[i] = at.get(sorted[order === 'less' ? i : n - 1 - i]!)!;
   return out;
 }
 

@@ -12,7 +12,7 @@ import { Model, paramCount } from '../../lib/model.js';
 import { CumulativeKnockout, KeepTopK, NeuronSuite, ReadoutKnockout, SignOnly, readoutDecode } from '../../lib/programs/q3_neurons/experiment.js';
 import { formatNeuronSuiteText } from '../../lib/programs/q3_neurons/format.js';
 import { randomModel, randomText } from '../models.js';
-import { exchangeSort, range, sortedIfDistinct } from '../../lib/util/exchangeSort.js';
+import { distinctSorted, exchangeSort, range, sortedIfDistinct } from '../../lib/util/exchangeSort.js';
 
 describe.skipIf(!hasShared)('golden: q3_neurons', () => {
   const expected = hasShared ? golden('q3_neurons.txt') : '';
@@ -176,6 +176,8 @@ describe('exchange sorts: the originals\' tie order', () => {
     }
     expect(sortedIfDistinct([0, 1, 2], [1, -0, 0], 'greater')).toBeUndefined();
     expect(sortedIfDistinct([0, 1, 2], [1, NaN, 0], 'less')).toBeUndefined();
+    expect(distinctSorted(new Float64Array([2, -0, 1]))).toEqual(new Float64Array([-0, 1, 2]));
+    expect(distinctSorted(new Float64Array([2, -0, 0]))).toBeUndefined();
     expect(sortedIfDistinct([2, 0, 1], [0.5, -1, 3], 'less')).toEqual([1, 0, 2]);
   });
 

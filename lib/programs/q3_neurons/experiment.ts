@@ -6,7 +6,7 @@ import type { RunOptions } from '../../engine/types.js';
 import { checkRunOptions } from '../../engine/evaluate.js';
 import { SatrnnError, describeValue } from '../../errors.js';
 import { VOCAB, type Model } from '../../model.js';
-import { exchangeSort, range, sortedIfDistinct } from '../../util/exchangeSort.js';
+import { distinctSorted, exchangeSort, range } from '../../util/exchangeSort.js';
 import { batch, fuse, runBatch, type Batch } from '../batch.js';
 
 /** Run options of every experiment: progress, cancellation and, optionally, the baseline. */
@@ -431,8 +431,12 @@ export function readoutDecode(model: Model, neuron: number, options: ReadoutDeco
   for (let o = 0; o < VOCAB; o++) column[o] = Wy[o * H + neuron]!;
   const entry = (o: number): ByteWeight => ({ byte: o, weight: column[o]! });
   // Distinct weights (the usual case): the head of each sort is that of the plain order.
-  const sorted = sortedIfDistinct(range(VOCAB), column, 'greater');
-  if (sorted) return { neuron, promotes: sorted.slice(0, top).map(entry), demotes: sorted.slice(VOCAB - top).reverse().map(entry) };
+  const keys = new Float64Array(column);
+  const sorted = distinctSorted(keys);
+  if (sorted) {
+    const at = (i: number) => entry(keys.indexOf(sorted[i]!));
+    return { neuron, promotes: Array.from({ length: top }, (_, i) => at(VOCAB - 1 - i)), demotes: Array.from({ length: top }, (_, i) => at(i)) };
+  }
   const list = exchangeSort(range(VOCAB), column, 'greater', top);
   const promotes = list.slice(0, top).map(entry);
   // Only the first `top` places are read: the exchange sort's pass a writes places >= a, so
