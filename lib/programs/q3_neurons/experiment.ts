@@ -510,10 +510,28 @@ export class NeuronSuite {
     const B = knockout.baselineBpc;
     const cum = new CumulativeKnockout({ ranking: knockout.ranking, counts: cumCounts });
     const keep = new KeepTopK({ ranking: knockout.ranking, counts: keepCounts });
-    const [cumulative, keepTopK] = await runBatch(an, fuse(cum.batch(H, B), keep.batch(H, B)), {
+    const second = runBatch(an, fuse(cum.batch(H, B), keep.batch(H, B)), {
       ...opts,
       onProgress: progress(first, cumCounts.length + keepCounts.length),
     });
+    // The decodes need only the ranking: computed on the event loop's next turn, by when the
+    // second pass has been handed to the native threads (they then overlap it).
+    let decode: NeuronDecode[];
+    try {
+      decode = await new Promise<NeuronDecode[]>((resolve, reject) =>
+        setImmediate(() => {
+          try {
+            resolve(knockout.ranking.slice(0, top).map((j) => readoutDecode(an.model, j)));
+          } catch (err) {
+            reject(err);
+          }
+        }),
+      );
+    } catch (err) {
+      await second.catch(() => undefined); // (no unhandled rejection behind the first error)
+      throw err;
+    }
+    const [cumulative, keepTopK] = await second;
     return {
       hidden: H,
       predictions: an.predictions,
@@ -522,7 +540,7 @@ export class NeuronSuite {
       cumulative,
       keepTopK,
       signOnly,
-      decode: knockout.ranking.slice(0, top).map((j) => readoutDecode(an.model, j)),
+      decode,
     };
   }
 }
