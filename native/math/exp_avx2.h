@@ -52,38 +52,59 @@ inline const ExpPairs kExpPairs;
 // x = +-0 and -2^-54 < x < 0, where glibc returns 1.0 + x = 1.0: there it yields k = 0, r = x,
 // tmp within (-2^-54, 2^-54)·(1 + tiny) and scale + scale*tmp = 1.0 as well (tested against
 // the scalar port).
-__attribute__((target("avx2"))) inline __m256d exp4_table_avx2(__m256d x) {
+// Split in two stages so a caller can start the next vectors' exps before it finishes these
+// (the table loads wait on a long chain: the reduction, a store, scalar loads of the offsets).
+// Stage 1: kd + shift (k in its low bits) and the table's byte offsets, stored to `off`.
+struct Exp4Started {
+  __m256d x;
+  __m256d kds;  // kd + shift, as rounded: kd is kds - shift, k its low bits
+};
+__attribute__((target("avx2"), always_inline)) inline Exp4Started exp4_start_avx2(__m256d x, long long* off) {
   SATRNN_GMATH_NO_CONTRACT
   using namespace data;
-  const __m256d shift = _mm256_set1_pd(kExpShift);
-  __m256d kd = _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(kExpInvLn2N), x), shift);
-  const __m256i ki = _mm256_castpd_si256(kd);
-  kd = _mm256_sub_pd(kd, shift);
+  const __m256d kds = _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(kExpInvLn2N), x), _mm256_set1_pd(kExpShift));
+  // Byte offsets of the table pairs (j = k mod 128, always a valid index; 16 bytes per pair)
+  // save the address arithmetic of each load.
+  _mm256_store_si256(reinterpret_cast<__m256i*>(off),
+                     _mm256_and_si256(_mm256_slli_epi64(_mm256_castpd_si256(kds), 4), _mm256_set1_epi64x(127 << 4)));
+  return {x, kds};
+}
+
+// Stage 2: the rest of the reduction, the table lookups at the offsets stage 1 stored, and
+// the result. Table lookups with scalar loads: measured faster than vgatherqpd (AMD Zen 5:
+// 1.0 vs 1.6 ns/element; gathers are also slow on Intel CPUs with the GDS microcode
+// mitigation). The offsets are read back through a volatile pointer, so GCC keeps the store
+// and scalar loads instead of turning them into lane extracts (Avx2Ops::bits8 on AMD Zen 5:
+// ~10 % slower without it).
+__attribute__((target("avx2"), always_inline)) inline __m256d exp4_finish_avx2(const Exp4Started& e, const long long* off) {
+  SATRNN_GMATH_NO_CONTRACT
+  using namespace data;
+  const __m256d kd = _mm256_sub_pd(e.kds, _mm256_set1_pd(kExpShift));
   // r = (x + kd*hi) + kd*lo, same association as the scalar code.
-  const __m256d r = _mm256_add_pd(_mm256_add_pd(x, _mm256_mul_pd(kd, _mm256_set1_pd(kExpNegLn2HiN))),
+  const __m256d r = _mm256_add_pd(_mm256_add_pd(e.x, _mm256_mul_pd(kd, _mm256_set1_pd(kExpNegLn2HiN))),
                                   _mm256_mul_pd(kd, _mm256_set1_pd(kExpNegLn2LoN)));
-  // Table lookups with scalar loads: measured faster than vgatherqpd (AMD Zen 5: 1.0 vs
-  // 1.6 ns/element; gathers are also slow on Intel CPUs with the GDS microcode mitigation).
-  // j = k mod 128 is always a valid index.
-  alignas(32) long long j[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(j), _mm256_and_si256(ki, _mm256_set1_epi64x(127)));
-  const double* P = kExpPairs.v;
-  // A = [pair j0 | pair j2], B = [pair j1 | pair j3]; unpack gives tails and scale bits.
-  const __m256d A = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(P + 2 * j[0])), _mm_load_pd(P + 2 * j[2]), 1);
-  const __m256d B = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(P + 2 * j[1])), _mm_load_pd(P + 2 * j[3]), 1);
-  const __m256d tail = _mm256_unpacklo_pd(A, B);
-  // Add k << 45 to the exponent field: scale = 2^(j/128) * 2^(k >> 7).
-  const __m256i sbits = _mm256_add_epi64(_mm256_castpd_si256(_mm256_unpackhi_pd(A, B)), _mm256_slli_epi64(ki, 45));
   const __m256d r2 = _mm256_mul_pd(r, r);
   // tmp = ((tail + r) + r2*(C2 + r*C3)) + (r2*r2)*(C4 + r*C5)
-  const __m256d p23 = _mm256_mul_pd(
-      r2, _mm256_add_pd(_mm256_set1_pd(kExpC2), _mm256_mul_pd(r, _mm256_set1_pd(kExpC3))));
-  const __m256d p45 = _mm256_mul_pd(
-      _mm256_mul_pd(r2, r2),
-      _mm256_add_pd(_mm256_set1_pd(kExpC4), _mm256_mul_pd(r, _mm256_set1_pd(kExpC5))));
+  const __m256d p23 = _mm256_mul_pd(r2, _mm256_add_pd(_mm256_set1_pd(kExpC2), _mm256_mul_pd(r, _mm256_set1_pd(kExpC3))));
+  const __m256d p45 = _mm256_mul_pd(_mm256_mul_pd(r2, r2), _mm256_add_pd(_mm256_set1_pd(kExpC4), _mm256_mul_pd(r, _mm256_set1_pd(kExpC5))));
+  const char* P = reinterpret_cast<const char*>(kExpPairs.v);
+  const volatile long long* o = off;
+  auto pair = [P](long long b) __attribute__((target("avx2"))) { return _mm_load_pd(reinterpret_cast<const double*>(P + b)); };
+  // A = [pair j0 | pair j2], B = [pair j1 | pair j3]; unpack gives tails and scale bits.
+  const __m256d A = _mm256_insertf128_pd(_mm256_castpd128_pd256(pair(o[0])), pair(o[2]), 1);
+  const __m256d B = _mm256_insertf128_pd(_mm256_castpd128_pd256(pair(o[1])), pair(o[3]), 1);
+  const __m256d tail = _mm256_unpacklo_pd(A, B);
+  // Add k << 45 to the exponent field: scale = 2^(j/128) * 2^(k >> 7).
+  const __m256i sbits = _mm256_add_epi64(_mm256_castpd_si256(_mm256_unpackhi_pd(A, B)), _mm256_slli_epi64(_mm256_castpd_si256(e.kds), 45));
   const __m256d tmp = _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(tail, r), p23), p45);
   const __m256d scale = _mm256_castsi256_pd(sbits);
   return _mm256_add_pd(scale, _mm256_mul_pd(scale, tmp));
+}
+
+__attribute__((target("avx2"))) inline __m256d exp4_table_avx2(__m256d x) {
+  alignas(32) long long off[4];
+  const Exp4Started e = exp4_start_avx2(x, off);
+  return exp4_finish_avx2(e, off);
 }
 
 // Any argument: lanes outside the table path's exact range (tiny nonzero, huge, Inf, NaN,
