@@ -579,15 +579,8 @@ struct Avx2Ops {
 // (never FMA), so every output is bit-identical to ScalarOps. The widening conversion
 // is what bounds the logit sums: one instruction widens eight products here, four in AVX2.
 struct Avx512Ops : Avx2Ops {
-  // Wy transposed ([j][o]) for the one-change derive: column j is 1 KB in a row, where the
-  // blocks put its sixteen 64-byte pieces H * 64 bytes apart (measured on AMD Zen 5: that
-  // derive ~1/3 faster).
-  std::vector<float> columns;
-
-  explicit Avx512Ops(const ModelView& mv) : Avx2Ops(mv), columns(static_cast<size_t>(kVocab) * mv.H) {
-    for (int o = 0; o < kVocab; ++o)
-      for (size_t j = 0; j < m.H; ++j) columns[j * kVocab + o] = m.Wy[static_cast<size_t>(o) * m.H + j];
-  }
+  // (The one-change derive reads Avx2Ops::wy_columns, Wy transposed.)
+  using Avx2Ops::Avx2Ops;
 
   // Two double accumulators of one block of sixteen outputs, starting at by[o..o+15].
   __attribute__((target(SATRNN_AVX512_TARGET), always_inline)) static inline void load_by(const float* by, __m512d& a0, __m512d& a1) {
@@ -701,7 +694,7 @@ struct Avx512Ops : Avx2Ops {
   __attribute__((target(SATRNN_AVX512_TARGET))) void derive(const double* base, const Change* c, size_t n, double* logit) const {
     const size_t H = m.H;
     if (n == 1) {
-      const float* col = &columns[static_cast<size_t>(c->j) * kVocab];
+      const float* col = &wy_columns[static_cast<size_t>(c->j) * kVocab];
       const __m256 from = _mm256_set1_ps(c->from), to = _mm256_set1_ps(c->to);
       const bool sub = c->kind != Change::kAdd, add = c->kind != Change::kSub;
       for (int blk = 0; blk < kBlocks; ++blk) {
