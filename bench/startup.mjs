@@ -7,7 +7,8 @@
 //
 // Without npm:  node bench/startup.mjs [--runs 11] [--standin-runs 3] [--isa NAME]
 //                                      [--env NAME=VALUE]...
-// Needs dist/ (`npx tsc -p tsconfig.json`), gcc, and ../shared/reference beside the checkout.
+// Needs dist/ with the CLI bundle and its code caches (`npm run build`; with dist/ alone the
+// CLI runs unbundled, slower), gcc, and ../shared/reference beside the checkout.
 // --isa sets SATRNN_ISA (avx2, sse2, scalar, ...; satrnn checks it) and --env (repeatable) any
 // variable for the satrnn child only.
 //
@@ -63,7 +64,8 @@ function parseArgs(argv) {
 
 const opts = parseArgs(process.argv.slice(2));
 if (!existsSync(modelFile) || !existsSync(dataFile)) fail(`needs ../shared/reference (not found at ${shared})`);
-if (!existsSync(path.join(root, 'dist', 'cli', 'main.js'))) fail('needs dist/: run `npx tsc -p tsconfig.json` first');
+if (!existsSync(path.join(root, 'dist', 'cli', 'main.js'))) fail('needs dist/: run `npm run build` first');
+if (!existsSync(path.join(root, 'dist', 'bundle', 'cli.cjs'))) console.error('bench/startup: no CLI bundle in dist/bundle (`npm run build` makes it): timing the unbundled CLI');
 
 // The stand-in, built as its header says (the flags the originals used, plus an explicit
 // -ffp-contract=off that gcc -O2 on x86-64 already implies).
