@@ -69,15 +69,31 @@ export interface MagnitudeSummary {
 /** The magnitudes of a weight matrix, sorted (only values matter, so any correct sort). */
 export function magnitudes(values: Float32Array): MagnitudeSummary {
   const sorted = values.map((v) => Math.abs(v)).sort();
-  let s = 0.0;
-  for (let i = 0; i < sorted.length; i++) s = s + sorted[i]!;
+  // (reduce: the same sum in the same order as a loop; a loop over the ~16-33 K weights of a
+  // cold run gets a synchronous on-stack-replacement compile, ~4 ms, the callback does not.)
+  const s = sorted.reduce((acc, v) => acc + v, 0.0);
   return { sorted, min: sorted[0] ?? NaN, max: sorted[sorted.length - 1] ?? NaN, mean: s / sorted.length };
+}
+
+/**
+ * Entries below thr (rounded to float32) in `sorted`, ascending magnitudes such as
+ * {@link magnitudes}' `sorted`: the entries a threshold edit of that matrix zeroes (|w| < thr).
+ * @internal
+ */
+export function countBelow(sorted: Float32Array, thr: number): number {
+  const t = Math.fround(thr);
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Entries of `values` with |w| >= thr (thr rounded to float32). */
 export function countAtLeast(values: Float32Array, thr: number): number {
   const t = Math.fround(thr);
-  let c = 0;
-  for (let i = 0; i < values.length; i++) if (Math.abs(values[i]!) >= t) c++;
-  return c;
+  return values.reduce((c, v) => (Math.abs(v) >= t ? c + 1 : c), 0); // (reduce: see magnitudes)
 }

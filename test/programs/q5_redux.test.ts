@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { Analysis } from '../../lib/analysis.js';
 import { applyEdits } from '../../lib/engine/edits.js';
+import { countBelow, magnitudes } from '../../lib/engine/model-stats.js';
+import { Model } from '../../lib/model.js';
 import { selectBackend } from '../../lib/engine/index.js';
 import { formatPruneStudyText } from '../../lib/programs/q5_redux/format.js';
 import { PruneStudy } from '../../lib/programs/q5_redux/experiment.js';
@@ -64,6 +66,37 @@ describe('q5_redux API and pruning rules', () => {
     expect([Wh[0], Wh[1], Wh[2]]).toEqual([0.5, -0.5, 0]);
     expect(applyEdits(model, [{ matrix: 'Wx', threshold: 1 }]).weights[5]).toBe(-1);
     expect(applyEdits(model, [{ matrix: 'Wh', threshold: 0 }]).zeroed[0]).toBe(0);
+  });
+
+  it('threshold edits on matrices of every block remainder = the literal rule; counts from sorted magnitudes agree', () => {
+    for (const [Hm, seed] of [[3, 1], [37, 2], [64, 3]] as const) {
+      const m = randomModel(Hm, seed);
+      const wts = new Float32Array(m.weights);
+      const at = { Wx: 0, Wh: Hm * 256 };
+      // Exact zeros of both signs, and a weight equal to a threshold (strict comparison).
+      wts[at.Wh] = -0;
+      wts[at.Wh + 1] = 0;
+      wts[at.Wx + 2] = Math.fround(0.25);
+      wts[at.Wx + 3] = -0;
+      const mm = new Model(wts, Hm);
+      for (const matrix of ['Wh', 'Wx'] as const) {
+        const len = matrix === 'Wh' ? Hm * Hm : Hm * 256;
+        const sorted = magnitudes(mm[matrix]).sorted;
+        for (const threshold of [0, 0.25, 0.5, 3, 1e9]) {
+          const e = applyEdits(mm, [{ matrix, threshold }]);
+          const want = new Float32Array(wts);
+          let z = 0;
+          for (let i = at[matrix]; i < at[matrix] + len; i++)
+            if (Math.abs(want[i]!) < Math.fround(threshold)) {
+              want[i] = 0;
+              z++;
+            }
+          expect(Buffer.from(e.weights.buffer).equals(Buffer.from(want.buffer)), `${matrix} ${threshold} H=${Hm}`).toBe(true);
+          expect(e.zeroed[0]).toBe(z);
+          expect(countBelow(sorted, threshold)).toBe(z);
+        }
+      }
+    }
   });
 
   it('typed result: baseline row exact, k = H rows equal the Wh rows, redux count', async () => {
