@@ -73,6 +73,13 @@ inline void big_free(void* p, size_t cap) {
 #endif
 }
 
+// Frees a block of capacity `cap` that came from big_alloc (whole huge pages: is_big) or
+// from std::aligned_alloc (every smaller block).
+inline void free_block(void* p, size_t cap) {
+  if (is_big(cap)) big_free(p, cap);
+  else std::free(p);
+}
+
 // A growable big buffer of T (uninitialised), e.g. a thread's scratch reused across calls.
 template <typename T>
 class BigBuffer {
@@ -99,10 +106,7 @@ class BigBuffer {
   }
   size_t capacity_bytes() const { return cap_; }
   void release() {
-    if (p_) {
-      if (is_big(cap_)) big_free(p_, cap_);
-      else std::free(p_);
-    }
+    free_block(p_, cap_);
     p_ = nullptr;
     cap_ = 0;
   }

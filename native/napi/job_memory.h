@@ -77,7 +77,7 @@ class BlockPool {
   void put(Block b) {
     if (!b.p) return;
     if (b.cap < kPoolMin || b.cap > kKeepBytes) {
-      release(b);
+      free_block(b.p, b.cap);
       return;
     }
     std::list<Block> drop;
@@ -90,14 +90,10 @@ class BlockPool {
       idle_.push_back(b);
       kept_ += b.cap;
     }
-    for (Block& d : drop) release(d);
+    for (Block& d : drop) free_block(d.p, d.cap);
   }
 
  private:
-  static void release(const Block& b) {
-    if (is_big(b.cap)) big_free(b.p, b.cap);
-    else std::free(b.p);
-  }
   BlockPool() = default;
   std::mutex mu_;
   std::list<Block> idle_;  // oldest release first
