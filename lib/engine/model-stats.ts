@@ -66,9 +66,17 @@ export interface MagnitudeSummary {
   mean: number;
 }
 
+/**
+ * Every |w| of `values`, ascending (only values matter, so any correct sort).
+ * @internal
+ */
+export function sortedMagnitudes(values: Float32Array): Float32Array {
+  return values.map((v) => Math.abs(v)).sort();
+}
+
 /** The magnitudes of a weight matrix, sorted (only values matter, so any correct sort). */
 export function magnitudes(values: Float32Array): MagnitudeSummary {
-  const sorted = values.map((v) => Math.abs(v)).sort();
+  const sorted = sortedMagnitudes(values);
   // (reduce: the same sum in the same order as a loop; a loop over the ~16-33 K weights of a
   // cold run gets a synchronous on-stack-replacement compile, ~4 ms, the callback does not.)
   const s = sorted.reduce((acc, v) => acc + v, 0.0);
@@ -77,7 +85,7 @@ export function magnitudes(values: Float32Array): MagnitudeSummary {
 
 /**
  * Entries below thr (rounded to float32) in `sorted`, ascending magnitudes such as
- * {@link magnitudes}' `sorted`: the entries a threshold edit of that matrix zeroes (|w| < thr).
+ * {@link sortedMagnitudes}': the entries a threshold edit of that matrix zeroes (|w| < thr).
  * @internal
  */
 export function countBelow(sorted: Float32Array, thr: number): number {

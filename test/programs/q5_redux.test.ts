@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Analysis } from '../../lib/analysis.js';
 import { applyEdits } from '../../lib/engine/edits.js';
-import { countBelow, magnitudes } from '../../lib/engine/model-stats.js';
+import { countBelow, sortedMagnitudes } from '../../lib/engine/model-stats.js';
 import { Model } from '../../lib/model.js';
 import { selectBackend } from '../../lib/engine/index.js';
 import { formatPruneStudyText } from '../../lib/programs/q5_redux/format.js';
@@ -81,7 +81,7 @@ describe('q5_redux API and pruning rules', () => {
       const mm = new Model(wts, Hm);
       for (const matrix of ['Wh', 'Wx'] as const) {
         const len = matrix === 'Wh' ? Hm * Hm : Hm * 256;
-        const sorted = magnitudes(mm[matrix]).sorted;
+        const sorted = sortedMagnitudes(mm[matrix]);
         for (const threshold of [0, 0.25, 0.5, 3, 1e9]) {
           const e = applyEdits(mm, [{ matrix, threshold }]);
           const want = new Float32Array(wts);

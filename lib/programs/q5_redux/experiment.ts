@@ -4,7 +4,7 @@
 // weights; plus the |Wh| distribution and a hard-wired "redux" parameter count.
 import type { Analysis, Variant } from '../../analysis.js';
 import { VOCAB } from '../../engine/layout.js';
-import { countAtLeast, countBelow, magnitudes } from '../../engine/model-stats.js';
+import { countAtLeast, countBelow, magnitudes, sortedMagnitudes } from '../../engine/model-stats.js';
 import { SatrnnError, describeValue } from '../../errors.js';
 import { paramCount } from '../../model.js';
 import { batch, runBatch, type Batch } from '../batch.js';
@@ -163,7 +163,7 @@ export class PruneStudy {
     // What a threshold edit zeroes (|w| < thr), counted in each matrix's sorted magnitudes
     // (one sort per matrix instead of an applyEdits per row: 46 passes over the weights).
     const sorted = { Wh: undefined as Float32Array | undefined, Wx: undefined as Float32Array | undefined };
-    const zeroedBy = (matrix: 'Wh' | 'Wx', thr: number): number => countBelow((sorted[matrix] ??= magnitudes(an.model[matrix]).sorted), thr);
+    const zeroedBy = (matrix: 'Wh' | 'Wx', thr: number): number => countBelow((sorted[matrix] ??= sortedMagnitudes(an.model[matrix])), thr);
     const variants: Variant[] = [];
     for (const matrix of ['Wh', 'Wx'] as const) for (const threshold of thresholds) variants.push({ edits: [{ matrix, threshold }] });
     for (const k of combinedK)
